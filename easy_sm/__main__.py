@@ -1,0 +1,117 @@
+"""easy_sm's entry point: the Typer root app, its global options, and the one error boundary.
+
+Start-up must stay instant: nothing here (or in the command modules at import time) may import
+boto3, botocore, docker or rich. Services import them inside the functions that need them.
+"""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from typing import Annotated, Any
+
+import typer
+from typer.core import TyperGroup
+
+from easy_sm import __version__, console
+from easy_sm.commands import build, cloud, initialize, local, push, update
+from easy_sm.commands.helpers import options
+from easy_sm.errors import EasySmError
+
+
+class _ErrorBoundaryGroup(TyperGroup):
+    """Catches errors once, for every command: `error: <what> — <how to fix>` on stderr and the
+    error class's exit code; a traceback only with --debug / EASY_SM_DEBUG=1."""
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except EasySmError as exc:
+            if console.verbosity.debug:
+                traceback.print_exc()
+            console.error(str(exc))
+            raise typer.Exit(exc.exit_code) from None
+        except KeyboardInterrupt:
+            console.error("interrupted")
+            raise typer.Exit(130) from None
+        except (typer.Exit, typer.Abort):
+            raise
+        except Exception as exc:
+            if exc.__class__.__module__.startswith(("click", "typer")):
+                raise
+            if console.verbosity.debug:
+                traceback.print_exc()
+            console.error(
+                f"unexpected {type(exc).__name__}: {exc} — rerun with --debug for the traceback "
+                "and report it"
+            )
+            raise typer.Exit(1) from None
+
+
+app = typer.Typer(
+    cls=_ErrorBoundaryGroup,
+    help="easy_sm: build, run locally and deploy your ML code on AWS SageMaker.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        console.result(f"easy_sm {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    docker_tag: Annotated[
+        str | None,
+        typer.Option(
+            "--docker-tag",
+            help="Docker image tag to use (default: the config's docker_tag, else 'latest').",
+        ),
+    ] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Say more on stderr.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only errors on stderr.")] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version."
+        ),
+    ] = False,
+) -> None:
+    """easy_sm: build, run locally and deploy your ML code on AWS SageMaker."""
+    from easy_sm.config.config import DOCKER_TAG_RE
+    from easy_sm.errors import UsageError
+
+    if docker_tag is not None and not DOCKER_TAG_RE.match(docker_tag):
+        raise UsageError(
+            f"--docker-tag {docker_tag!r} is not a valid Docker tag",
+            "use letters, digits, '_', '.', '-' (at most 128)",
+        )
+    options.docker_tag = docker_tag
+    console.verbosity.verbose = verbose
+    console.verbosity.quiet = quiet
+    console.verbosity.debug = debug or console.verbosity.debug
+
+
+initialize.register(app)
+update.register(app)
+build.register(app)
+push.register(app)
+cloud.register(app)
+local.register(app)
+
+
+def cli() -> None:
+    """Console-script entry point."""
+    if "--debug" in sys.argv[1:]:
+        console.verbosity.debug = True
+    app(prog_name="easy_sm")
+
+
+if __name__ == "__main__":
+    cli()
