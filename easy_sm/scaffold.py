@@ -115,7 +115,9 @@ def create_project(project_dir: Path, answers: InitAnswers, *, force: bool = Fal
             "pass --force to replace (the old files are kept as *.bak-<timestamp>)",
         )
     if module_path.exists() and not module_path.is_dir():
-        raise ConfigError(f"{module_path} exists and is not a folder", "choose another --source-dir")
+        raise ConfigError(
+            f"{module_path} exists and is not a folder", "choose another --source-dir"
+        )
 
     result = InitResult(config_path=config_path, base_dir=base)
     module_path.mkdir(parents=True, exist_ok=True)

@@ -95,3 +95,34 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def moto_server_url() -> Iterator[str]:
+    """A moto server (all services) on 127.0.0.1 for the whole session."""
+    try:
+        from moto.server import ThreadedMotoServer
+    except ImportError as exc:  # pragma: no cover - dev extras missing
+        skip_or_fail(f"moto[server] is not installed ({exc})")
+        raise
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def moto(moto_server_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Point boto3 at the moto server through AWS_ENDPOINT_URL, with a fresh state per test.
+
+    In-process, so tests can reach moto's backends (e.g. to move a job to Failed) through
+    `moto.backends.get_backend("sagemaker")["123456789012"]["eu-west-1"]`.
+    """
+    import requests
+
+    requests.post(f"{moto_server_url}/moto-api/reset", timeout=10).raise_for_status()
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_server_url)
+    return moto_server_url

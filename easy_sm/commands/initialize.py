@@ -81,11 +81,15 @@ def init(
     ] = None,
     python_version: Annotated[
         str | None,
-        typer.Option("--python-version", help=f"Python for the image: {', '.join(PYTHON_VERSIONS)}."),
+        typer.Option(
+            "--python-version", help=f"Python for the image: {', '.join(PYTHON_VERSIONS)}."
+        ),
     ] = None,
     aws_profile: Annotated[
         str | None,
-        typer.Option("--aws-profile", help="AWS profile to use ('' for the default credential chain)."),
+        typer.Option(
+            "--aws-profile", help="AWS profile to use ('' for the default credential chain)."
+        ),
     ] = None,
     aws_region: Annotated[
         str | None, typer.Option("--aws-region", help="AWS region, e.g. eu-west-1.")
@@ -121,11 +125,12 @@ def init(
         )
     name = validate_app_name(app_name) if app_name is not None else _ask_app_name()
 
-    if source_dir is None and interactive:
-        if not typer.confirm("Are you starting a new project?", default=True, err=True):
-            source_dir = typer.prompt(
-                "Folder where your code lives (e.g. src)", err=True
-            ).strip()
+    if (
+        source_dir is None
+        and interactive
+        and not typer.confirm("Are you starting a new project?", default=True, err=True)
+    ):
+        source_dir = typer.prompt("Folder where your code lives (e.g. src)", err=True).strip()
     module_dir = (source_dir or name).strip().rstrip("/") or name
 
     if python_version is None:

@@ -18,7 +18,9 @@ from easy_sm.errors import ConfigError
 
 PYTHON_VERSION_RE = re.compile(r"^3\.\d{1,2}$")
 # Docker's grammar for a repository path (lower case components, separators . _ __ -)
-IMAGE_NAME_RE = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$")
+IMAGE_NAME_RE = re.compile(
+    r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$"
+)
 DOCKER_TAG_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 AWS_REGION_RE = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
 
@@ -146,12 +148,15 @@ class ConfigManager:
                 "run `easy_sm init` here, or cd to the folder holding your app's config",
             ) from None
         except OSError as exc:
-            raise ConfigError(f"cannot read {self.path}: {exc.strerror}", "check its permissions") from None
+            raise ConfigError(
+                f"cannot read {self.path}: {exc.strerror}", "check its permissions"
+            ) from None
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
             raise ConfigError(
-                f"{self.path.name}: invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}",
+                f"{self.path.name}: invalid JSON at line {exc.lineno}, "
+                f"column {exc.colno}: {exc.msg}",
                 "fix the file, or recreate it with `easy_sm init --force`",
             ) from None
         return validate(data, self.path.name, self.project_dir)

@@ -17,7 +17,7 @@ from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import inference  # noqa: E402  (the user's hooks)
+import inference
 
 MODEL_DIR = os.environ.get("SM_MODEL_DIR", "/opt/ml/model")
 log = logging.getLogger("easy_sm.serve")
@@ -48,7 +48,10 @@ def default_input_fn(body: bytes, content_type: str) -> Any:
             if data.ndim == 1:
                 data = data.reshape(1, -1)
         else:
-            raise BadRequest("415 Unsupported Media Type", f"unsupported content type {kind!r}; send text/csv or application/json")
+            raise BadRequest(
+                "415 Unsupported Media Type",
+                f"unsupported content type {kind!r}; send text/csv or application/json",
+            )
     except (ValueError, TypeError) as exc:
         raise BadRequest("400 Bad Request", f"malformed {kind} payload: {exc}") from None
     if data.ndim != 2 or data.shape[0] == 0:
@@ -67,7 +70,9 @@ def default_output_fn(predictions: Any, accept: str) -> tuple[bytes, str]:
         return out.getvalue().encode(), "text/csv"
     if kind == "application/json":
         return json.dumps({"predictions": values}).encode(), "application/json"
-    raise BadRequest("406 Not Acceptable", f"cannot answer in {kind!r}; accept text/csv or application/json")
+    raise BadRequest(
+        "406 Not Acceptable", f"cannot answer in {kind!r}; accept text/csv or application/json"
+    )
 
 
 input_fn = getattr(inference, "input_fn", default_input_fn)
@@ -79,7 +84,9 @@ except Exception:
     log.error("model_fn failed; /ping answers 503\n%s", traceback.format_exc())
 
 
-def _answer(start_response: StartResponse, status: str, body: bytes, content_type: str = "text/plain") -> Iterable[bytes]:
+def _answer(
+    start_response: StartResponse, status: str, body: bytes, content_type: str = "text/plain"
+) -> Iterable[bytes]:
     start_response(status, [("Content-Type", content_type), ("Content-Length", str(len(body)))])
     return [body]
 
@@ -88,9 +95,15 @@ def app(environ: dict[str, Any], start_response: StartResponse) -> Iterable[byte
     path = environ.get("PATH_INFO", "")
     method = environ.get("REQUEST_METHOD", "GET")
     if path == "/ping":
-        return _answer(start_response, "200 OK" if model is not None else "503 Service Unavailable", b"\n")
+        return _answer(
+            start_response, "200 OK" if model is not None else "503 Service Unavailable", b"\n"
+        )
     if path == "/execution-parameters":
-        params = {"MaxConcurrentTransforms": os.cpu_count() or 1, "BatchStrategy": "MULTI_RECORD", "MaxPayloadInMB": 6}
+        params = {
+            "MaxConcurrentTransforms": os.cpu_count() or 1,
+            "BatchStrategy": "MULTI_RECORD",
+            "MaxPayloadInMB": 6,
+        }
         return _answer(start_response, "200 OK", json.dumps(params).encode(), "application/json")
     if path == "/invocations" and method == "POST":
         if model is None:
@@ -105,6 +118,10 @@ def app(environ: dict[str, Any], start_response: StartResponse) -> Iterable[byte
             return _answer(start_response, exc.status, (str(exc) + "\n").encode())
         except Exception as exc:
             log.error("prediction failed\n%s", traceback.format_exc())
-            return _answer(start_response, "500 Internal Server Error", f"model error: {type(exc).__name__}: {exc}\n".encode())
+            return _answer(
+                start_response,
+                "500 Internal Server Error",
+                f"model error: {type(exc).__name__}: {exc}\n".encode(),
+            )
         return _answer(start_response, "200 OK", payload, content_type)
     return _answer(start_response, "404 Not Found", b"not found\n")

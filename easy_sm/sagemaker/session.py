@@ -1,0 +1,152 @@
+"""AWS sessions, clients and error translation: the base of the one AWS seam.
+
+Everything that talks to AWS goes through `easy_sm.sagemaker`. boto3/botocore are imported
+here, never at CLI start-up (commands import this module inside their functions).
+AWS_ENDPOINT_URL (boto3's standard variable) is honoured, which is how tests reach moto.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from functools import cache
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import boto3
+import botocore.config
+import botocore.exceptions
+
+from easy_sm.errors import AwsError
+
+if TYPE_CHECKING:
+    from mypy_boto3_sts import STSClient
+
+T = TypeVar("T")
+
+CLIENT_CONFIG = botocore.config.Config(
+    retries={"max_attempts": 10, "mode": "adaptive"},
+    user_agent_extra="easy_sm",
+    max_pool_connections=32,
+)
+
+
+def make_session(profile: str | None = None, region: str | None = None) -> boto3.Session:
+    """A boto3 session from the config's profile/region. An empty profile means boto3's default
+    credential chain; an empty region falls back to the environment / profile region."""
+    try:
+        session = boto3.Session(profile_name=profile or None, region_name=region or None)
+    except botocore.exceptions.ProfileNotFound:
+        raise AwsError(
+            f"AWS profile {profile!r} not found",
+            'fix aws_profile in your config (or set it to "" for the default credentials)',
+        ) from None
+    if not session.region_name:
+        raise AwsError(
+            "no AWS region configured",
+            "set aws_region in your config, or AWS_REGION in the environment",
+        )
+    return session
+
+
+def client(session: boto3.Session, service: str) -> Any:
+    """A client sharing easy_sm's botocore config (adaptive retries, a larger pool)."""
+    return session.client(service, config=CLIENT_CONFIG)  # type: ignore[call-overload]
+
+
+def account_id(session: boto3.Session) -> str:
+    """The caller's AWS account id (asked of STS once per session)."""
+    return _account_id_cached(session)
+
+
+@cache
+def _account_id_cached(session: boto3.Session) -> str:
+    sts: STSClient = client(session, "sts")
+    with aws_errors("sts:GetCallerIdentity"):
+        return sts.get_caller_identity()["Account"]
+
+
+def assume_role_session(
+    session: boto3.Session, role_arn: str, external_id: str | None = None
+) -> boto3.Session:
+    """A session with temporary credentials of `role_arn` (with an optional external id)."""
+    sts: STSClient = client(session, "sts")
+    kwargs: dict[str, Any] = {"RoleArn": role_arn, "RoleSessionName": "easy-sm"}
+    if external_id:
+        kwargs["ExternalId"] = external_id
+    with aws_errors("sts:AssumeRole"):
+        creds = sts.assume_role(**kwargs)["Credentials"]
+    return boto3.Session(
+        aws_access_key_id=creds["AccessKeyId"],
+        aws_secret_access_key=creds["SecretAccessKey"],
+        aws_session_token=creds["SessionToken"],
+        region_name=session.region_name,
+    )
+
+
+_EXPIRED = "your AWS credentials have expired: refresh them (e.g. `aws sso login`)"
+_HINTS: dict[str, str] = {
+    "ExpiredToken": _EXPIRED,
+    "ExpiredTokenException": _EXPIRED,
+    "InvalidClientTokenId": "the AWS access key is not valid: check your profile's credentials",
+    "UnrecognizedClientException": "the AWS access key is not valid: check your credentials",
+    "SignatureDoesNotMatch": "the AWS secret key does not match: check your credentials",
+    "AccessDenied": "grant that permission to your user/role, or use another profile",
+    "AccessDeniedException": "grant that permission to your user/role, or use another profile",
+    "ResourceInUse": "that name is taken: choose another name, or delete the existing resource",
+    "ResourceNotFound": "check the name (and the region / profile you are using)",
+    "NoSuchBucket": "create the bucket first, or check the S3 URI",
+    "ThrottlingException": "AWS is throttling requests even after retries: try again shortly",
+    "Throttling": "AWS is throttling requests even after retries: try again shortly",
+    "ResourceLimitExceeded": "a SageMaker quota is used up: ask for more in Service Quotas",
+}
+
+
+def translate_client_error(exc: Exception, action: str) -> AwsError:
+    """Turn a botocore exception into an AwsError that says how to fix it."""
+    if isinstance(exc, botocore.exceptions.NoCredentialsError):
+        return AwsError(
+            "no AWS credentials found",
+            "configure a profile (`aws configure`), set aws_profile in your config, "
+            "or export AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY",
+        )
+    if isinstance(exc, botocore.exceptions.TokenRetrievalError | botocore.exceptions.SSOError):
+        return AwsError(f"{action}: {exc}", "refresh your login, e.g. `aws sso login`")
+    if isinstance(exc, botocore.exceptions.EndpointConnectionError):
+        return AwsError(
+            f"{action}: cannot reach {exc.kwargs.get('endpoint_url', 'AWS')}",
+            "check your network, region and AWS_ENDPOINT_URL",
+        )
+    if isinstance(exc, botocore.exceptions.ClientError):
+        error = exc.response.get("Error", {})
+        code = str(error.get("Code", "Unknown"))
+        message = str(error.get("Message", "")).strip() or code
+        hint = _HINTS.get(code)
+        if code == "ValidationException":
+            lowered = message.lower()
+            if "could not find" in lowered or "does not exist" in lowered or "not found" in lowered:
+                hint = _HINTS["ResourceNotFound"]
+            else:
+                hint = "fix the value AWS names above"
+        if code in ("AccessDenied", "AccessDeniedException"):
+            return AwsError(f"access denied for {action}: {message}", hint)
+        return AwsError(f"{action} failed ({code}): {message}", hint or "see the AWS message")
+    if isinstance(exc, botocore.exceptions.BotoCoreError):
+        return AwsError(f"{action}: {exc}", "check your AWS configuration")
+    return AwsError(f"{action}: {exc}")
+
+
+@contextmanager
+def aws_errors(action: str) -> Iterator[None]:
+    """Translate botocore errors raised inside the block (once, here) into AwsError."""
+    try:
+        yield
+    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
+        raise translate_client_error(exc, action) from exc
+
+
+def call(action: str, fn: Callable[..., T], /, **kwargs: Any) -> T:
+    """Call `fn(**kwargs)`, translating AWS errors.
+
+    e.g. `call("sagemaker:CreateModel", sm.create_model, ModelName=...)`."""
+    with aws_errors(action):
+        return fn(**kwargs)
