@@ -150,3 +150,20 @@ def call(action: str, fn: Callable[..., T], /, **kwargs: Any) -> T:
     e.g. `call("sagemaker:CreateModel", sm.create_model, ModelName=...)`."""
     with aws_errors(action):
         return fn(**kwargs)
+
+
+def registry_host(session: boto3.Session) -> str:
+    """The registry SageMaker pulls the app's image from: EASY_SM_REGISTRY if set (another
+    registry), else the account's ECR registry in the session's region."""
+    import os
+
+    override = os.environ.get("EASY_SM_REGISTRY", "").strip().rstrip("/")
+    if override:
+        return override.removeprefix("https://").removeprefix("http://")
+    return f"{account_id(session)}.dkr.ecr.{session.region_name}.amazonaws.com"
+
+
+def image_uri(session: boto3.Session, image_name: str, tag: str) -> str:
+    """The full URI of `{image_name}:{tag}` in the registry (what `push` prints and what
+    `train`, `deploy`, `process` and `batch-transform` give SageMaker)."""
+    return f"{registry_host(session)}/{image_name}:{tag}"
