@@ -47,6 +47,10 @@ def default_region() -> str:
     return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or DEFAULT_REGION
 
 
+def stdin_is_terminal() -> bool:
+    return sys.stdin.isatty()
+
+
 def _ask_choice(title: str, choices: list[str], default_index: int) -> str:
     console.info(title)
     for index, choice in enumerate(choices, start=1):
@@ -117,7 +121,7 @@ def init(
     """Create {app}.json and the easy_sm_base/ template (a working example app)."""
     from easy_sm.scaffold import InitAnswers, create_project
 
-    interactive = not yes and sys.stdin.isatty()
+    interactive = not yes and stdin_is_terminal()
     if app_name is None and not interactive:
         raise UsageError(
             "init needs an app name and there is no terminal to ask on",
