@@ -1,9 +1,68 @@
-"""`easy_sm build` commands (registered by `register`)."""
+"""`easy_sm build`: build the app's image from easy_sm_base/Dockerfile."""
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
+
+from easy_sm import console
+from easy_sm.commands.helpers import load_project
+from easy_sm.commands.options import AppNameOption
+from easy_sm.errors import UsageError
+
+PlatformOption = Annotated[
+    str,
+    typer.Option("--platform", help="Target platform of the image (SageMaker runs linux/amd64)."),
+]
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the root app."""
+    app.command(name="build")(build)
+
+
+def build(
+    app_name: AppNameOption = None,
+    platform: PlatformOption = "linux/amd64",
+    no_cache: Annotated[
+        bool, typer.Option("--no-cache", help="Rebuild every layer, ignoring Docker's cache.")
+    ] = False,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="Do not stream the build log.")
+    ] = False,
+) -> None:
+    """Build the app's Docker image ({image_name}:{tag}); prints the image reference.
+
+    The build log goes to stderr. Context: the project folder, filtered by .dockerignore (local
+    test data, .git and virtual environments are always left out).
+    """
+    from easy_sm.docker.build import (
+        build_image,
+        build_request,
+        default_sink,
+        platform_supported,
+    )
+    from easy_sm.docker.engine import connect
+
+    if not platform_supported(platform):
+        raise UsageError(
+            f"--platform {platform!r} is not a platform", "write os/arch, e.g. linux/amd64"
+        )
+    if platform != "linux/amd64":
+        console.warn(f"building for {platform}: SageMaker only runs linux/amd64 images")
+    project = load_project(app_name)
+    project.require_base_dir()
+    request = build_request(
+        project.config,
+        project.project_dir,
+        project.module_dir,
+        project.requirements_file,
+        project.image,
+        platform=platform,
+    )
+    request.nocache = no_cache
+    console.info(f"building {project.image} for {platform} from {project.project_dir}")
+    build_image(connect(), request, sink=default_sink(quiet or console.verbosity.quiet))
+    console.info(f"built {project.image}")
+    console.result(project.image)

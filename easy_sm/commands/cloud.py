@@ -1,9 +1,573 @@
-"""`easy_sm cloud` commands (registered by `register`)."""
+"""The top-level cloud commands: upload-data, train, deploy, deploy-serverless, batch-transform,
+process, run, list-endpoints, list-training-jobs, get-model-artifacts, delete-endpoint, invoke,
+logs, stop-training-job.
+
+stdout carries only each command's result (an S3 URI, an endpoint name, job names one per
+line, or --json), so commands compose: `easy_sm deploy -n ep -e ml.m5.large -m $(easy_sm
+get-model-artifacts -j $(easy_sm list-training-jobs -n -m 1))`. Nothing AWS is imported here at
+start-up: the services are imported inside the command functions.
+"""
 
 from __future__ import annotations
 
+import json
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
 import typer
+
+from easy_sm import console
+from easy_sm.commands.helpers import get_iam_role, load_project, parse_key_values
+from easy_sm.commands.options import AppNameOption, EnvOption, IamRoleOption, JsonOption
+from easy_sm.errors import UsageError
+
+if TYPE_CHECKING:
+    from easy_sm.commands.helpers import Project
+    from easy_sm.sagemaker.sagemaker import SageMakerClient
+
+# -r is accepted everywhere (scripts written for the original tool pass it), but only the
+# commands that create SageMaker resources need a role.
+UnusedRoleOption = Annotated[
+    str | None,
+    typer.Option("--iam-role-arn", "-r", hidden=True, help="Accepted for compatibility; unused."),
+]
+NoWaitOption = Annotated[
+    bool, typer.Option("--no-wait", help="Return once the job is created, without waiting.")
+]
+LogsOption = Annotated[
+    bool,
+    typer.Option(
+        "--logs/--no-logs", help="Stream the job's CloudWatch logs to stderr while waiting."
+    ),
+]
+InstanceCountOption = Annotated[
+    int, typer.Option("--instance-count", "-c", min=1, help="Number of instances.")
+]
+VolumeOption = Annotated[
+    int, typer.Option("--volume-size", min=1, help="EBS volume size per instance, in GB.")
+]
+MaxRunOption = Annotated[
+    int, typer.Option("--max-run", min=1, help="Stop the job after this many seconds.")
+]
+TagOption = Annotated[
+    list[str] | None, typer.Option("--tag", help="Tag KEY=VALUE for the job (repeatable).")
+]
+TimeoutOption = Annotated[
+    int,
+    typer.Option("--timeout", min=1, help="Seconds to wait for the endpoint to be InService."),
+]
+ModelOption = Annotated[
+    str, typer.Option("--s3-model-location", "-m", help="S3 path of the model.tar.gz.")
+]
+EndpointOption = Annotated[
+    str, typer.Option("--endpoint-name", "-n", help="Name of the SageMaker endpoint.")
+]
+
+SPLIT_TYPES = ("None", "Line", "RecordIO", "TFRecord")
+
+
+def _client(
+    app_name: str | None,
+    iam_role_arn: str | None = None,
+    *,
+    needs_role: bool = False,
+    project: Project | None = None,
+) -> SageMakerClient:
+    """The app's SageMakerClient: config loaded, role resolved (when the command needs one)."""
+    project = project or load_project(app_name)
+    role = get_iam_role(iam_role_arn) if needs_role else None
+    from easy_sm.sagemaker.sagemaker import SageMakerClient
+
+    return SageMakerClient.for_app(
+        project.config.aws_profile,
+        project.config.aws_region,
+        image_name=project.config.image_name,
+        docker_tag=project.docker_tag,
+        role_arn=role,
+    )
+
+
+def _json_default(value: object) -> str:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return str(value)
+
+
+def _print_json(data: Any) -> None:
+    console.result(json.dumps(data, indent=2, default=_json_default))
+
+
+def _when(value: object) -> str:
+    return value.isoformat(timespec="seconds") if isinstance(value, datetime) else str(value)
+
+
+def upload_data(
+    input_dir: Annotated[
+        Path, typer.Option("--input-dir", "-i", help="Local folder to upload (all of its tree).")
+    ],
+    target_dir: Annotated[
+        str, typer.Option("--target-dir", "-t", help="S3 prefix to upload to: s3://bucket/prefix.")
+    ],
+    app_name: AppNameOption = None,
+    iam_role_arn: UnusedRoleOption = None,
+) -> None:
+    """Upload a folder to S3 (concurrently, skipping unchanged files); print the S3 prefix."""
+    sagemaker = _client(app_name)
+    console.result(sagemaker.upload_data(input_dir, target_dir))
+
+
+def train(
+    input_s3_dir: Annotated[
+        str, typer.Option("--input-s3-dir", "-i", help="S3 prefix of the training channel.")
+    ],
+    output_s3_dir: Annotated[
+        str, typer.Option("--output-s3-dir", "-o", help="S3 prefix for the model artifacts.")
+    ],
+    ec2_type: Annotated[
+        str, typer.Option("--ec2-type", "-e", help="Instance type, e.g. ml.m5.large.")
+    ],
+    base_job_name: Annotated[
+        str,
+        typer.Option(
+            "--base-job-name", "-n", help="Base of the job name (a timestamp is appended)."
+        ),
+    ],
+    iam_role_arn: IamRoleOption = None,
+    app_name: AppNameOption = None,
+    instance_count: InstanceCountOption = 1,
+    no_wait: NoWaitOption = False,
+    logs: LogsOption = True,
+    hyperparameters: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--hyperparameters",
+            help="Hyperparameter KEY=VALUE, or @file.json (a JSON object); repeatable.",
+        ),
+    ] = None,
+    channel: Annotated[
+        list[str] | None,
+        typer.Option("--channel", help="Extra input channel NAME=s3://bucket/prefix; repeatable."),
+    ] = None,
+    env: EnvOption = None,
+    volume_size: VolumeOption = 30,
+    max_run: MaxRunOption = 24 * 3600,
+    spot: Annotated[bool, typer.Option("--spot", help="Use managed spot training.")] = False,
+    max_wait: Annotated[
+        int | None,
+        typer.Option(
+            "--max-wait", min=1, help="With --spot: seconds to wait for capacity plus run time."
+        ),
+    ] = None,
+    checkpoint_s3_uri: Annotated[
+        str | None,
+        typer.Option("--checkpoint-s3-uri", help="S3 prefix synced with /opt/ml/checkpoints."),
+    ] = None,
+    tag: TagOption = None,
+) -> None:
+    """Train on SageMaker; wait (streaming logs) and print the model's S3 path."""
+    from easy_sm.sagemaker.training import parse_channels, parse_hyperparameters
+
+    spec = {
+        "input_s3": input_s3_dir,
+        "output_s3": output_s3_dir,
+        "instance_type": ec2_type,
+        "base_job_name": base_job_name,
+        "instance_count": instance_count,
+        "hyperparameters": parse_hyperparameters(hyperparameters),
+        "channels": parse_channels(channel),
+        "environment": parse_key_values(env, "--env", env_keys=True),
+        "tags": parse_key_values(tag, "--tag"),
+        "volume_size_gb": volume_size,
+        "max_run_seconds": max_run,
+        "spot": spot,
+        "max_wait_seconds": max_wait,
+        "checkpoint_s3": checkpoint_s3_uri,
+    }
+    sagemaker = _client(app_name, iam_role_arn, needs_role=True)
+    console.result(sagemaker.train(wait=not no_wait, stream_logs=logs, **spec))
+
+
+def deploy(
+    s3_model_location: ModelOption,
+    instance_type: Annotated[
+        str, typer.Option("--instance-type", "-e", help="Instance type, e.g. ml.m5.large.")
+    ],
+    endpoint_name: EndpointOption,
+    iam_role_arn: IamRoleOption = None,
+    app_name: AppNameOption = None,
+    instance_count: InstanceCountOption = 1,
+    timeout: TimeoutOption = 1800,
+) -> None:
+    """Deploy (or update) a provisioned endpoint; wait until InService; print its name."""
+    from easy_sm.sagemaker.endpoints import instance_variant
+
+    variant = instance_variant(instance_type, instance_count)
+    sagemaker = _client(app_name, iam_role_arn, needs_role=True)
+    console.result(sagemaker.deploy(s3_model_location, endpoint_name, variant, timeout=timeout))
+
+
+def deploy_serverless(
+    s3_model_location: ModelOption,
+    memory_size_in_mb: Annotated[
+        int,
+        typer.Option("--memory-size-in-mb", "-s", help="Memory: 1024, 2048, ... 6144 MB."),
+    ],
+    endpoint_name: EndpointOption,
+    iam_role_arn: IamRoleOption = None,
+    app_name: AppNameOption = None,
+    max_concurrency: Annotated[
+        int, typer.Option("--max-concurrency", help="Concurrent invocations (1-200).")
+    ] = 5,
+    timeout: TimeoutOption = 1800,
+) -> None:
+    """Deploy (or update) a serverless endpoint; wait until InService; print its name."""
+    from easy_sm.sagemaker.endpoints import serverless_variant
+
+    variant = serverless_variant(memory_size_in_mb, max_concurrency)
+    sagemaker = _client(app_name, iam_role_arn, needs_role=True)
+    console.result(sagemaker.deploy(s3_model_location, endpoint_name, variant, timeout=timeout))
+
+
+def batch_transform(
+    s3_model_location: ModelOption,
+    s3_input_location: Annotated[
+        str, typer.Option("--s3-input-location", "-i", help="S3 prefix of the input data.")
+    ],
+    s3_output_location: Annotated[
+        str, typer.Option("--s3-output-location", "-o", help="S3 prefix for the predictions.")
+    ],
+    ec2_type: Annotated[str, typer.Option("--ec2-type", "-e", help="Instance type.")],
+    num_instances: Annotated[
+        int, typer.Option("--num-instances", min=1, help="Number of instances.")
+    ] = 1,
+    iam_role_arn: IamRoleOption = None,
+    app_name: AppNameOption = None,
+    wait: Annotated[
+        bool, typer.Option("--wait", "-w", help="Wait until the job ends; fail if it fails.")
+    ] = False,
+    job_name: Annotated[
+        str | None,
+        typer.Option("--job-name", "-n", help="Exact job name (default: a unique one)."),
+    ] = None,
+    content_type: Annotated[
+        str | None, typer.Option("--content-type", help="MIME type of the input, e.g. text/csv.")
+    ] = None,
+    split_type: Annotated[
+        str | None,
+        typer.Option(
+            "--split-type", help="How to split input files: None, Line, RecordIO, TFRecord."
+        ),
+    ] = None,
+    accept: Annotated[str | None, typer.Option("--accept", help="MIME type of the output.")] = None,
+    logs: LogsOption = True,
+) -> None:
+    """Run a batch transform job; print its name (with --wait, once it completed)."""
+    if split_type is not None and split_type not in SPLIT_TYPES:
+        raise UsageError(
+            f"--split-type {split_type!r} is not a split type", "use " + ", ".join(SPLIT_TYPES)
+        )
+    sagemaker = _client(app_name, iam_role_arn, needs_role=True)
+    name = sagemaker.batch_transform(
+        s3_model_location,
+        wait=wait,
+        stream_logs=logs,
+        input_s3=s3_input_location,
+        output_s3=s3_output_location,
+        instance_type=ec2_type,
+        instance_count=num_instances,
+        job_name=job_name,
+        content_type=content_type,
+        split_type=split_type,
+        accept=accept,
+    )
+    console.result(name)
+
+
+def _processing(
+    arguments: list[str],
+    *,
+    app_name: str | None,
+    project: Project | None = None,
+    iam_role_arn: str | None,
+    ec2_type: str,
+    base_job_name: str | None,
+    instance_count: int,
+    s3_input_location: str | None,
+    s3_output_location: str | None,
+    input_sharded: bool,
+    env: list[str] | None,
+    no_wait: bool,
+    logs: bool,
+    volume_size: int,
+    max_run: int,
+    tag: list[str] | None,
+) -> None:
+    environment = parse_key_values(env, "--env", env_keys=True)
+    tags = parse_key_values(tag, "--tag")
+    sagemaker = _client(app_name, iam_role_arn, needs_role=True, project=project)
+    name = sagemaker.process(
+        wait=not no_wait,
+        stream_logs=logs,
+        arguments=arguments,
+        instance_type=ec2_type,
+        base_job_name=base_job_name or f"{sagemaker.name_prefix}-{arguments[0]}",
+        instance_count=instance_count,
+        input_s3=s3_input_location,
+        output_s3=s3_output_location,
+        input_sharded=input_sharded,
+        environment=environment,
+        volume_size_gb=volume_size,
+        max_run_seconds=max_run,
+        tags=tags,
+    )
+    console.result(name)
+
+
+Ec2TypeOption = Annotated[str, typer.Option("--ec2-type", "-e", help="Instance type.")]
+ProcessInputOption = Annotated[
+    str | None,
+    typer.Option("--s3-input-location", "-i", help="S3 prefix copied to /opt/ml/processing/input."),
+]
+ProcessOutputOption = Annotated[
+    str | None,
+    typer.Option(
+        "--s3-output-location",
+        "-o",
+        help="S3 prefix that receives /opt/ml/processing/output.",
+    ),
+]
+ShardedOption = Annotated[
+    bool,
+    typer.Option(
+        "--input-sharded", help="Split the input objects across instances (ShardedByS3Key)."
+    ),
+]
+
+
+def process(
+    file: Annotated[
+        str, typer.Option("--file", "-f", help="Script in easy_sm_base/processing/ to run.")
+    ],
+    ec2_type: Ec2TypeOption,
+    base_job_name: Annotated[
+        str,
+        typer.Option(
+            "--base-job-name", "-n", help="Base of the job name (a timestamp is appended)."
+        ),
+    ],
+    iam_role_arn: IamRoleOption = None,
+    app_name: AppNameOption = None,
+    instance_count: InstanceCountOption = 1,
+    s3_input_location: ProcessInputOption = None,
+    s3_output_location: ProcessOutputOption = None,
+    input_sharded: ShardedOption = False,
+    env: EnvOption = None,
+    no_wait: NoWaitOption = False,
+    logs: LogsOption = True,
+    volume_size: VolumeOption = 30,
+    max_run: MaxRunOption = 24 * 3600,
+    tag: TagOption = None,
+) -> None:
+    """Run a script of easy_sm_base/processing/ as a processing job; print the job name."""
+    from easy_sm.sagemaker.processing import process_arguments
+
+    project = load_project(app_name)
+    arguments = process_arguments(file, project.base_dir / "processing")
+    _processing(
+        arguments,
+        app_name=project.app_name,
+        project=project,
+        iam_role_arn=iam_role_arn,
+        ec2_type=ec2_type,
+        base_job_name=base_job_name,
+        instance_count=instance_count,
+        s3_input_location=s3_input_location,
+        s3_output_location=s3_output_location,
+        input_sharded=input_sharded,
+        env=env,
+        no_wait=no_wait,
+        logs=logs,
+        volume_size=volume_size,
+        max_run=max_run,
+        tag=tag,
+    )
+
+
+def run(
+    command: Annotated[
+        list[str], typer.Argument(help="The command to run in the image, after `--`.")
+    ],
+    ec2_type: Ec2TypeOption,
+    base_job_name: Annotated[
+        str | None,
+        typer.Option("--base-job-name", "-n", help="Base of the job name (default: {image}-run)."),
+    ] = None,
+    iam_role_arn: IamRoleOption = None,
+    app_name: AppNameOption = None,
+    instance_count: InstanceCountOption = 1,
+    s3_input_location: ProcessInputOption = None,
+    s3_output_location: ProcessOutputOption = None,
+    input_sharded: ShardedOption = False,
+    env: EnvOption = None,
+    no_wait: NoWaitOption = False,
+    logs: LogsOption = True,
+    volume_size: VolumeOption = 30,
+    max_run: MaxRunOption = 24 * 3600,
+    tag: TagOption = None,
+) -> None:
+    """Run any command in the app's image as a processing job: easy_sm run -e TYPE -- CMD..."""
+    _processing(
+        ["run", *command],
+        app_name=app_name,
+        iam_role_arn=iam_role_arn,
+        ec2_type=ec2_type,
+        base_job_name=base_job_name,
+        instance_count=instance_count,
+        s3_input_location=s3_input_location,
+        s3_output_location=s3_output_location,
+        input_sharded=input_sharded,
+        env=env,
+        no_wait=no_wait,
+        logs=logs,
+        volume_size=volume_size,
+        max_run=max_run,
+        tag=tag,
+    )
+
+
+def list_endpoints(
+    app_name: AppNameOption = None,
+    as_json: JsonOption = False,
+    iam_role_arn: UnusedRoleOption = None,
+) -> None:
+    """List endpoints, newest first: `name  status  created` per line (or --json)."""
+    found = _client(app_name).list_endpoints()
+    if as_json:
+        _print_json(found)
+        return
+    for endpoint in found:
+        console.result(
+            f"{endpoint.get('EndpointName')}  {endpoint.get('EndpointStatus')}  "
+            f"{_when(endpoint.get('CreationTime'))}"
+        )
+
+
+def list_training_jobs(
+    app_name: AppNameOption = None,
+    max_results: Annotated[
+        int, typer.Option("--max-results", "-m", min=1, help="How many recent jobs to show.")
+    ] = 5,
+    names_only: Annotated[
+        bool, typer.Option("--names-only", "-n", help="Print only job names, newest first.")
+    ] = False,
+    as_json: JsonOption = False,
+    iam_role_arn: UnusedRoleOption = None,
+) -> None:
+    """List recent training jobs, newest first: `name  status  created` (or names with -n)."""
+    found = _client(app_name).list_training_jobs(max_results)
+    if as_json:
+        _print_json(found)
+        return
+    for job in found:
+        if names_only:
+            console.result(str(job.get("TrainingJobName")))
+        else:
+            console.result(
+                f"{job.get('TrainingJobName')}  {job.get('TrainingJobStatus')}  "
+                f"{_when(job.get('CreationTime'))}"
+            )
+
+
+def get_model_artifacts(
+    training_job_name: Annotated[
+        str, typer.Option("--training-job-name", "-j", help="The training job's name.")
+    ],
+    app_name: AppNameOption = None,
+    iam_role_arn: UnusedRoleOption = None,
+) -> None:
+    """Print the S3 path of a completed training job's model.tar.gz."""
+    console.result(_client(app_name).get_model_artifacts(training_job_name))
+
+
+def delete_endpoint(
+    endpoint_name: EndpointOption,
+    app_name: AppNameOption = None,
+    delete_config: Annotated[
+        bool, typer.Option("--delete-config", help="Also delete the endpoint's config.")
+    ] = False,
+    iam_role_arn: UnusedRoleOption = None,
+) -> None:
+    """Delete an endpoint (and with --delete-config its config); print its name."""
+    console.result(_client(app_name).delete_endpoint(endpoint_name, delete_config=delete_config))
+
+
+def invoke(
+    endpoint_name: EndpointOption,
+    file: Annotated[
+        Path | None,
+        typer.Option("--file", "-f", help="Request body file (default: read stdin)."),
+    ] = None,
+    content_type: Annotated[
+        str, typer.Option("--content-type", help="MIME type of the body.")
+    ] = "text/csv",
+    accept: Annotated[str | None, typer.Option("--accept", help="MIME type wanted back.")] = None,
+    app_name: AppNameOption = None,
+) -> None:
+    """Send a request to an endpoint; print the response body."""
+    if file is not None:
+        try:
+            body = file.read_bytes()
+        except OSError as exc:
+            raise UsageError(f"--file {file}: {exc.strerror}", "give a readable file") from None
+    elif sys.stdin.isatty():
+        raise UsageError(
+            "no request body", "give it with --file, or pipe it in: easy_sm invoke -n EP < x.csv"
+        )
+    else:
+        body = sys.stdin.buffer.read()
+    answer = _client(app_name).invoke(endpoint_name, body, content_type=content_type, accept=accept)
+    sys.stdout.buffer.write(answer if answer.endswith(b"\n") else answer + b"\n")
+    sys.stdout.flush()
+
+
+def logs(
+    job_name: Annotated[
+        str, typer.Option("--job-name", "-j", help="Training, processing or transform job.")
+    ],
+    follow: Annotated[
+        bool, typer.Option("--follow", "-f", help="Keep printing until the job ends.")
+    ] = False,
+    app_name: AppNameOption = None,
+) -> None:
+    """Print a job's CloudWatch log lines on stdout (with --follow, until it ends)."""
+    _client(app_name).job_logs(job_name, follow=follow, sink=console.result)
+
+
+def stop_training_job(
+    job_name: Annotated[
+        str, typer.Option("--training-job-name", "-j", help="The training job to stop.")
+    ],
+    app_name: AppNameOption = None,
+) -> None:
+    """Ask SageMaker to stop a training job; print its name."""
+    console.result(_client(app_name).stop_training_job(job_name))
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the root app."""
+    app.command("upload-data")(upload_data)
+    app.command("train")(train)
+    app.command("deploy")(deploy)
+    app.command("deploy-serverless")(deploy_serverless)
+    app.command("batch-transform")(batch_transform)
+    app.command("process")(process)
+    app.command("run", context_settings={"allow_interspersed_args": False})(run)
+    app.command("list-endpoints")(list_endpoints)
+    app.command("list-training-jobs")(list_training_jobs)
+    app.command("get-model-artifacts")(get_model_artifacts)
+    app.command("delete-endpoint")(delete_endpoint)
+    app.command("invoke")(invoke)
+    app.command("logs")(logs)
+    app.command("stop-training-job")(stop_training_job)

@@ -1,9 +1,252 @@
-"""`easy_sm local` commands (registered by `register`)."""
+"""`easy_sm local train|process|run|deploy|stop`: the built image, run on this machine with
+`/opt/ml` laid out from the project's `local_test/test_dir` as SageMaker lays it out."""
 
 from __future__ import annotations
 
+import shlex
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
 import typer
+
+from easy_sm import console
+from easy_sm.commands.helpers import load_project, parse_key_values
+from easy_sm.commands.options import AppNameOption, EnvOption
+from easy_sm.errors import JobFailedError, UsageError
+
+if TYPE_CHECKING:
+    from easy_sm.docker.containers import RunSpec, Sink
+    from easy_sm.docker.local_mode import LocalApp
+
+local_app = typer.Typer(
+    help="Run the app's image locally, exactly as SageMaker would: train, process, run, "
+    "deploy, stop.",
+    no_args_is_help=True,
+)
+
+PortOption = Annotated[
+    int,
+    typer.Option("--port", "-p", min=1, max=65535, help="Port on 127.0.0.1 to serve on."),
+]
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the root app."""
+    app.add_typer(local_app, name="local")
+
+
+def _local_app(app_name: str | None) -> LocalApp:
+    from easy_sm.docker.local_mode import LocalApp
+
+    project = load_project(app_name)
+    return LocalApp(
+        app_name=project.app_name,
+        image=project.image,
+        test_dir=project.test_dir,
+        base_dir=project.require_base_dir(),
+        aws_profile=project.config.aws_profile,
+        aws_region=project.config.aws_region,
+    )
+
+
+def _announce(spec: RunSpec) -> None:
+    console.info(f"running {spec.image} {' '.join(spec.command)} ({spec.name})")
+    console.detail(shlex.join(spec.docker_argv()))
+
+
+def _container_output() -> Sink:
+    """Where a job's container output goes: stderr (stdout carries the result), or nowhere
+    with --quiet."""
+    from easy_sm.docker.containers import discard, stream_to
+
+    if console.verbosity.quiet:
+        return discard
+    return stream_to(sys.stderr)
+
+
+@local_app.command()
+def train(
+    app_name: AppNameOption = None,
+    hyperparameters: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--hyperparameters",
+            "--hp",
+            help="Hyperparameter KEY=VALUE (repeatable; wins over --hyperparameters-file).",
+        ),
+    ] = None,
+    hyperparameters_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--hyperparameters-file",
+            help="JSON object of hyperparameters (non-string values are JSON-encoded).",
+        ),
+    ] = None,
+    env: EnvOption = None,
+    package_model: Annotated[
+        bool,
+        typer.Option(
+            "--package-model",
+            help="Also write test_dir/output/model.tar.gz, as SageMaker packages the model.",
+        ),
+    ] = False,
+) -> None:
+    """Train locally: `IMAGE train` with test_dir mounted at /opt/ml; prints the model folder
+    (or model.tar.gz with --package-model)."""
+    from easy_sm.docker.containers import run_foreground
+    from easy_sm.docker.engine import connect
+    from easy_sm.docker.local_mode import (
+        load_hyperparameters_file,
+        read_text_head,
+        training_spec,
+    )
+    from easy_sm.docker.local_mode import (
+        package_model as make_tarball,
+    )
+
+    user_env = parse_key_values(env, "--env", env_keys=True)
+    values = load_hyperparameters_file(hyperparameters_file) if hyperparameters_file else {}
+    values.update(parse_key_values(hyperparameters, "--hyperparameters"))
+    local = _local_app(app_name)
+    engine = connect()
+    spec, failure_file = training_spec(local, values, user_env)
+    _announce(spec)
+    sink = _container_output()
+    code = run_foreground(engine, spec, stdout=sink, stderr=sink)
+    if code != 0:
+        reason = read_text_head(failure_file)
+        message = f"local training failed (container exit code {code})"
+        if reason:
+            message += f"; {failure_file}:\n{reason}"
+        raise JobFailedError(
+            message, "fix the error above, then run `easy_sm local train` again", exit_code=code
+        )
+    model_dir = local.test_dir / "model"
+    if package_model:
+        console.result(str(make_tarball(local.test_dir)))
+    else:
+        console.result(str(model_dir))
+
+
+@local_app.command()
+def process(
+    file: Annotated[
+        str,
+        typer.Option(
+            "--file", "-f", help="Script in easy_sm_base/processing/ to run, e.g. process_data.py."
+        ),
+    ],
+    app_name: AppNameOption = None,
+    env: EnvOption = None,
+) -> None:
+    """Run a processing script locally (`IMAGE process FILE`); prints the output folder."""
+    from easy_sm.docker.containers import run_foreground
+    from easy_sm.docker.engine import connect
+    from easy_sm.docker.local_mode import processing_spec, read_text_head
+
+    user_env = parse_key_values(env, "--env", env_keys=True)
+    local = _local_app(app_name)
+    engine = connect()
+    spec = processing_spec(local, file, user_env)
+    _announce(spec)
+    sink = _container_output()
+    code = run_foreground(engine, spec, stdout=sink, stderr=sink)
+    if code != 0:
+        message_file = local.test_dir / "output" / "message"
+        message = f"local processing failed (container exit code {code})"
+        detail = read_text_head(message_file)
+        if detail:
+            message += f"; {message_file}:\n{detail}"
+        raise JobFailedError(message, "see the script's output above", exit_code=code)
+    console.result(str(local.test_dir / "processing" / "output"))
+
+
+@local_app.command(context_settings={"ignore_unknown_options": True})
+def run(
+    command: Annotated[
+        list[str],
+        typer.Argument(help="The command to run in the image, after `--`.", show_default=False),
+    ],
+    app_name: AppNameOption = None,
+    env: EnvOption = None,
+) -> None:
+    """Run any command in the image (`IMAGE run CMD...`), e.g. `easy_sm local run -- dbt run`.
+
+    Everything after `--` is passed untouched. The command's stdout and stderr are passed
+    through; easy_sm exits with the command's exit code.
+    """
+    from easy_sm.docker.containers import run_foreground, stream_to
+    from easy_sm.docker.engine import connect
+    from easy_sm.docker.local_mode import run_spec
+
+    user_env = parse_key_values(env, "--env", env_keys=True)
+    if not command:
+        raise UsageError("no command given", "e.g. easy_sm local run -- python -V")
+    local = _local_app(app_name)
+    engine = connect()
+    spec = run_spec(local, command, user_env)
+    _announce(spec)
+    code = run_foreground(engine, spec, stdout=stream_to(sys.stdout), stderr=stream_to(sys.stderr))
+    if code != 0:
+        raise JobFailedError(f"command exited with code {code}", exit_code=code)
+
+
+@local_app.command()
+def deploy(
+    app_name: AppNameOption = None,
+    port: PortOption = 8080,
+    timeout: Annotated[
+        float,
+        typer.Option("--timeout", min=1, help="Seconds to wait for GET /ping to answer 200."),
+    ] = 300,
+    env: EnvOption = None,
+) -> None:
+    """Serve the model in test_dir/model on 127.0.0.1:PORT (`IMAGE serve`, detached); waits
+    until GET /ping answers 200, then prints the URL. Stop it with `easy_sm local stop`."""
+    from easy_sm.docker.containers import start_server
+    from easy_sm.docker.engine import connect
+    from easy_sm.docker.local_mode import serving_spec
+
+    user_env = parse_key_values(env, "--env", env_keys=True)
+    local = _local_app(app_name)
+    engine = connect()
+    spec = serving_spec(local, user_env)
+    model_dir = local.test_dir / "model"
+    if not any(model_dir.iterdir()):
+        console.warn(f"{model_dir} is empty: run `easy_sm local train` first")
+    _announce(spec)
+    console.info(f"waiting up to {timeout:g} s for http://127.0.0.1:{port}/ping")
+    url = start_server(
+        engine,
+        spec,
+        port,
+        timeout=timeout,
+        on_wait=lambda waited: console.info(f"  still waiting for /ping ({waited:.0f} s)"),
+    )
+    console.info(f"serving at {url} (stop it with `easy_sm local stop -p {port}`)")
+    console.result(url)
+
+
+@local_app.command()
+def stop(
+    app_name: AppNameOption = None,
+    port: Annotated[
+        int | None,
+        typer.Option("--port", "-p", min=1, max=65535, help="Only the deployment on this port."),
+    ] = None,
+) -> None:
+    """Stop this app's local deployments (all of them, or the one on -p PORT)."""
+    from easy_sm.commands.helpers import get_app_name
+    from easy_sm.docker.containers import find_servers, stop_servers
+    from easy_sm.docker.engine import connect
+
+    name = get_app_name(app_name)
+    engine = connect()
+    found = find_servers(engine, name, port)
+    where = f" on port {port}" if port is not None else ""
+    if not found:
+        console.info(f"no local deployment of {name}{where} is running")
+        return
+    for url in stop_servers(engine, found):
+        console.info(f"stopped {url}")

@@ -1,9 +1,91 @@
-"""`easy_sm push` commands (registered by `register`)."""
+"""`easy_sm push`: push the app's image to ECR (or another registry), no AWS CLI needed."""
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
+
+from easy_sm import console
+from easy_sm.commands.helpers import IAM_ROLE_ARN_RE, load_project
+from easy_sm.commands.options import AppNameOption
+from easy_sm.errors import UsageError
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the root app."""
+    app.command(name="push")(push)
+
+
+def push(
+    app_name: AppNameOption = None,
+    aws_region: Annotated[
+        str | None, typer.Option("--aws-region", "-r", help="AWS region (default: the config's).")
+    ] = None,
+    iam_role_arn: Annotated[
+        str | None,
+        typer.Option("--iam-role-arn", "-i", help="Assume this IAM role (via STS) to push."),
+    ] = None,
+    external_id: Annotated[
+        str | None,
+        typer.Option("--external-id", "-e", help="External id for --iam-role-arn."),
+    ] = None,
+    aws_profile: Annotated[
+        str | None,
+        typer.Option("--aws-profile", "-p", help="AWS profile (default: the config's)."),
+    ] = None,
+    registry: Annotated[
+        str | None,
+        typer.Option(
+            "--registry",
+            envvar="EASY_SM_REGISTRY",
+            help="Push to this registry host[:port] instead of the one ECR names "
+            "(env: EASY_SM_REGISTRY). The login still comes from ECR.",
+        ),
+    ] = None,
+) -> None:
+    """Push {image_name}:{tag} to the account's ECR repository (created if missing); prints
+    the full image URI."""
+    from easy_sm.docker.engine import connect, require_image
+    from easy_sm.docker.push import push_image
+    from easy_sm.sagemaker.ecr import ensure_repository, registry_login
+    from easy_sm.sagemaker.session import assume_role_session, make_session
+
+    if iam_role_arn and aws_profile:
+        raise UsageError(
+            "--iam-role-arn and --aws-profile cannot be used together",
+            "pass one: the role is assumed from your default credentials",
+        )
+    if iam_role_arn and not IAM_ROLE_ARN_RE.match(iam_role_arn):
+        raise UsageError(
+            f"--iam-role-arn {iam_role_arn!r} is not an IAM role ARN",
+            "expected arn:aws:iam::<12-digit account>:role/<name>",
+        )
+    if external_id and not iam_role_arn:
+        raise UsageError("--external-id needs --iam-role-arn", "pass the role to assume")
+    project = load_project(app_name)
+    config = project.config
+    engine = connect()
+    require_image(engine, project.image)
+
+    region = aws_region or config.aws_region
+    if iam_role_arn:
+        session = assume_role_session(make_session(None, region), iam_role_arn, external_id)
+    else:
+        session = make_session(
+            aws_profile if aws_profile is not None else config.aws_profile, region
+        )
+    ensure_repository(session, config.image_name)
+    login = registry_login(session)
+    host = (registry or "").strip().rstrip("/").removeprefix("https://").removeprefix("http://")
+    host = host or login.registry
+    console.info(f"pushing {project.image} to {host}/{config.image_name}:{project.docker_tag}")
+    remote = push_image(
+        engine,
+        project.image,
+        f"{host}/{config.image_name}",
+        project.docker_tag,
+        login.auth_config(),
+        sink=console.info,
+    )
+    console.result(remote)

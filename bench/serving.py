@@ -1,0 +1,391 @@
+"""Throughput of the template's model server against the original tool's Flask server.
+
+    python bench/serving.py [--seconds 5] [--concurrency 1,8,32] [--keep]
+
+What it does, in one run on this machine (loopback only, bounded in time and requests):
+1. `easy_sm init` an example project in a temp folder, `easy_sm build` its image,
+   `easy_sm local train` the example model (iris, scikit-learn LogisticRegression).
+2. `easy_sm local deploy -p PORT`: the template's server (gunicorn, prediction/serve).
+3. The same model behind the original template's server, Flask's development server
+   (`app.run`, parsing CSV with pandas, as prteek/easy_sm's prediction/serve does), in a second
+   image built FROM the example image with flask and pandas added, so both run on the same
+   base image, Python and scikit-learn, through the same Docker port publishing.
+4. For each server and concurrency: a closed-loop load from a separate process (asyncio,
+   keep-alive HTTP/1.1 connections, one single-record CSV request per round trip, every answer
+   checked), requests/s and p50/p99 latency.
+5. Stops and removes every container and image it started (`--keep` keeps the images).
+
+The last line is `speedup_c8=<ratio>`: the template server's requests/s at concurrency 8
+over Flask's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+APP_NAME = "bench-serving"
+PAYLOAD = b"5.1,3.5,1.4,0.2\n"
+EXPECTED = b"setosa\n"
+MAX_REQUESTS_PER_LEVEL = 200_000
+LABEL = "easy_sm.bench=serving"
+
+# The original template's server (prteek/easy_sm, prediction/serve), with model_fn filled in
+# the way our example loads the model.
+FLASK_SERVE = """\
+import json
+import os
+from io import StringIO
+
+import flask
+import joblib
+import pandas as pd
+from flask import Flask, Response
+
+
+def model_fn(model_dir):
+    return joblib.load(os.path.join(model_dir, "model.joblib"))
+
+
+def predict_fn(input_data, model):
+    return model.predict(input_data)
+
+
+app = Flask(__name__)
+model = model_fn(model_dir="/opt/ml/model")
+
+
+@app.route("/ping", methods=["GET"])
+def ping():
+    return Response(response="\\n", status=200)
+
+
+@app.route("/invocations", methods=["POST"])
+def predict():
+    input_data = flask.request.data
+    content_type = flask.request.content_type
+    if content_type == "text/csv":
+        X = pd.read_csv(StringIO(input_data.decode("utf-8")), header=None)
+    else:
+        return Response(response="Unsupported content type", status=400)
+    predictions = predict_fn(X, model)
+    out = StringIO()
+    pd.DataFrame({"results": predictions}).to_csv(out, header=False, index=False)
+    return Response(response=out.getvalue(), status=200, mimetype="text/csv")
+
+
+if __name__ == "__main__":
+    app.run(host="0.0.0.0", port=8080)
+"""
+
+
+# --------------------------------------------------------------------------------------------
+# The load generator (runs in its own process: `serving.py client ...`)
+# --------------------------------------------------------------------------------------------
+def _request(port: int) -> bytes:
+    return (
+        b"POST /invocations HTTP/1.1\r\n"
+        + f"Host: 127.0.0.1:{port}\r\n".encode()
+        + b"Content-Type: text/csv\r\nAccept: text/csv\r\n"
+        + f"Content-Length: {len(PAYLOAD)}\r\n\r\n".encode()
+        + PAYLOAD
+    )
+
+
+async def _connection_loop(
+    port: int, deadline: float, budget: list[int], latencies: list[float], errors: list[str]
+) -> None:
+    """One client: send, read the whole answer, check it, repeat (reconnect if closed)."""
+    request = _request(port)
+    reader: asyncio.StreamReader | None = None
+    writer: asyncio.StreamWriter | None = None
+    try:
+        while time.perf_counter() < deadline and budget[0] > 0:
+            budget[0] -= 1
+            started = time.perf_counter()
+            if reader is None or writer is None:
+                reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(request)
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = 0
+            close = head.startswith(b"HTTP/1.0")
+            for line in head.split(b"\r\n")[1:]:
+                name, _, value = line.partition(b":")
+                name = name.strip().lower()
+                if name == b"content-length":
+                    length = int(value)
+                elif name == b"connection":
+                    close = value.strip().lower() == b"close"
+            body = await reader.readexactly(length)
+            latencies.append(time.perf_counter() - started)
+            if not head.startswith((b"HTTP/1.1 200", b"HTTP/1.0 200")):
+                errors.append(head.split(b"\r\n", 1)[0].decode())
+            elif body != EXPECTED:
+                errors.append(f"unexpected body {body[:40]!r}")
+            if close:
+                writer.close()
+                reader = writer = None
+    except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError) as exc:
+        errors.append(f"{type(exc).__name__}: {exc}")
+    finally:
+        if writer is not None:
+            writer.close()
+
+
+async def _load(port: int, concurrency: int, seconds: float, warmup: float) -> dict[str, Any]:
+    # Warm-up: connections opened, caches hot; results thrown away.
+    warm_deadline = time.perf_counter() + warmup
+    await asyncio.gather(
+        *(_connection_loop(port, warm_deadline, [10_000], [], []) for _ in range(concurrency))
+    )
+    latencies: list[float] = []
+    errors: list[str] = []
+    budget = [MAX_REQUESTS_PER_LEVEL]
+    started = time.perf_counter()
+    deadline = started + seconds
+    await asyncio.gather(
+        *(_connection_loop(port, deadline, budget, latencies, errors) for _ in range(concurrency))
+    )
+    elapsed = time.perf_counter() - started
+    latencies.sort()
+
+    def percentile(fraction: float) -> float:
+        if not latencies:
+            return float("nan")
+        return latencies[min(len(latencies) - 1, int(fraction * len(latencies)))] * 1000
+
+    return {
+        "concurrency": concurrency,
+        "requests": len(latencies),
+        "errors": len(errors),
+        "first_error": errors[0] if errors else None,
+        "rps": len(latencies) / elapsed,
+        "p50_ms": percentile(0.50),
+        "p99_ms": percentile(0.99),
+    }
+
+
+def client_main(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser(prog="serving.py client")
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--concurrency", type=int, required=True)
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--warmup", type=float, default=1.0)
+    args = parser.parse_args(argv)
+    result = asyncio.run(_load(args.port, args.concurrency, args.seconds, args.warmup))
+    print(json.dumps(result))
+
+
+def measure(port: int, concurrency: int, seconds: float) -> dict[str, Any]:
+    """Run the load generator in a separate process and return its figures."""
+    done = subprocess.run(
+        [
+            sys.executable,
+            __file__,
+            "client",
+            "--port",
+            str(port),
+            "--concurrency",
+            str(concurrency),
+            "--seconds",
+            str(seconds),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=seconds + 120,
+        check=True,
+    )
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+# --------------------------------------------------------------------------------------------
+# The two servers
+# --------------------------------------------------------------------------------------------
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def run(args: list[str], cwd: Path | None = None, timeout: float = 900) -> str:
+    """Run a command (argument list, no shell); its stdout. Its stderr goes to ours."""
+    done = subprocess.run(
+        args, cwd=cwd, stdout=subprocess.PIPE, text=True, timeout=timeout, check=False
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"bench: {' '.join(args)} failed with exit code {done.returncode}")
+    return done.stdout.strip()
+
+
+def easy_sm(*args: str, cwd: Path, timeout: float = 900) -> str:
+    return run([sys.executable, "-m", "easy_sm", *args], cwd=cwd, timeout=timeout)
+
+
+def wait_for_ping(port: int, seconds: float = 120) -> None:
+    import urllib.error
+    import urllib.request
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/ping", timeout=2) as answer:
+                if answer.status == 200:
+                    return
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(0.25)
+    raise SystemExit(f"bench: nothing answers GET /ping on 127.0.0.1:{port}")
+
+
+def prepare_project(workdir: Path, tag: str) -> tuple[Path, str]:
+    """init + build + local train of the example app; (project dir, image ref)."""
+    project = workdir / "project"
+    project.mkdir()
+    print("bench: easy_sm init, build and local train of the example app", file=sys.stderr)
+    easy_sm("init", "--app-name", APP_NAME, "--python-version", "3.11", "--yes", cwd=project)
+    image = easy_sm("--docker-tag", tag, "build", cwd=project).splitlines()[-1]
+    easy_sm("--docker-tag", tag, "local", "train", cwd=project)
+    return project, image
+
+
+def build_flask_image(workdir: Path, base_image: str, tag: str) -> str:
+    """The original template's Flask server on top of the example image."""
+    context = workdir / "flask"
+    context.mkdir()
+    (context / "flask_serve.py").write_text(FLASK_SERVE, encoding="utf-8")
+    (context / "Dockerfile").write_text(
+        textwrap.dedent(
+            f"""\
+            FROM {base_image}
+            RUN pip install "flask>=3,<4" "pandas>=2,<3"
+            COPY flask_serve.py /opt/flask_serve.py
+            ENTRYPOINT ["python", "/opt/flask_serve.py"]
+            """
+        ),
+        encoding="utf-8",
+    )
+    image = f"{APP_NAME}-flask:{tag}"
+    print(f"bench: docker build {image} (FROM {base_image} + flask, pandas)", file=sys.stderr)
+    run(["docker", "build", "-q", "-t", image, "--label", LABEL, str(context)])
+    return image
+
+
+def start_flask(image: str, model_dir: Path, port: int, name: str) -> None:
+    run(
+        [
+            "docker", "run", "-d", "--name", name, "--label", LABEL,
+            "-p", f"127.0.0.1:{port}:8080",
+            "-v", f"{model_dir}:/opt/ml/model:ro",
+            image,
+        ]
+    )  # fmt: skip
+    wait_for_ping(port)
+
+
+# --------------------------------------------------------------------------------------------
+# The run
+# --------------------------------------------------------------------------------------------
+def measure_server(name: str, port: int, levels: list[int], seconds: float) -> dict[int, Any]:
+    results: dict[int, Any] = {}
+    for concurrency in levels:
+        result = measure(port, concurrency, seconds)
+        results[concurrency] = result
+        failed = result["errors"]
+        errors = f"  ERRORS {failed}: {result['first_error']}" if failed else ""
+        print(
+            f"{name:<26} c={concurrency:<3} {result['rps']:>8.0f} req/s   "
+            f"p50 {result['p50_ms']:>7.2f} ms   p99 {result['p99_ms']:>7.2f} ms   "
+            f"({result['requests']} requests){errors}",
+            flush=True,
+        )
+    return results
+
+
+def cleanup(project: Path | None, flask_container: str, images: list[str], workdir: Path) -> None:
+    """Stop what this run started; never touch other containers or images."""
+
+    def quietly(args: list[str], cwd: Path | None = None) -> None:
+        subprocess.run(
+            args,
+            cwd=cwd,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            timeout=120,
+            check=False,
+        )
+
+    if project is not None:
+        quietly([sys.executable, "-m", "easy_sm", "local", "stop"], cwd=project)
+    quietly(["docker", "rm", "-f", flask_container])
+    for image in reversed(images):
+        quietly(["docker", "rmi", image])
+    shutil.rmtree(workdir, ignore_errors=True)
+
+
+def main(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser(description="easy_sm serve vs Flask app.run")
+    parser.add_argument("--seconds", type=float, default=5.0, help="per concurrency level")
+    parser.add_argument("--concurrency", default="1,8,32", help="comma-separated levels")
+    parser.add_argument("--keep", action="store_true", help="keep the images afterwards")
+    args = parser.parse_args(argv)
+    levels = [int(level) for level in args.concurrency.split(",")]
+    if 8 not in levels:
+        levels.append(8)
+    if not 0 < args.seconds <= 60 or not all(0 < level <= 256 for level in levels):
+        raise SystemExit("bench: --seconds must be in (0, 60], concurrency in (0, 256]")
+    tag = f"bench-{uuid.uuid4().hex[:8]}"
+    flask_container = f"{APP_NAME}-flask-{tag}"
+    workdir = Path(tempfile.mkdtemp(prefix="easy_sm-bench-serving-"))
+    project: Path | None = None
+    images: list[str] = []
+    try:
+        project, image = prepare_project(workdir, tag)
+        images.append(image)
+        flask_image = build_flask_image(workdir, image, tag)
+        images.append(flask_image)
+        model_dir = next(project.glob("*/easy_sm_base/local_test/test_dir/model"))
+
+        print(
+            f"\nclosed loop, one single-record text/csv request per round trip, "
+            f"{args.seconds:g} s per level, {os.cpu_count()} CPUs, client in its own process"
+        )
+        port = free_port()
+        easy_sm("--docker-tag", tag, "local", "deploy", "-p", str(port), cwd=project)
+        ours = measure_server("easy_sm serve (gunicorn)", port, levels, args.seconds)
+        easy_sm("local", "stop", "-p", str(port), cwd=project)
+
+        port = free_port()
+        start_flask(flask_image, model_dir, port, flask_container)
+        flask = measure_server("Flask app.run (original)", port, levels, args.seconds)
+        run(["docker", "rm", "-f", flask_container])
+
+        print()
+        for level in levels:
+            ratio = ours[level]["rps"] / flask[level]["rps"]
+            p99 = "no worse" if ours[level]["p99_ms"] <= flask[level]["p99_ms"] else "WORSE"
+            print(f"c={level:<3} speedup {ratio:5.2f}x   p99 {p99}")
+        if ours[8]["errors"] or flask[8]["errors"]:
+            print("bench: requests failed at concurrency 8; the ratio is not meaningful")
+        print(f"speedup_c8={ours[8]['rps'] / flask[8]['rps']:.2f}")
+    finally:
+        cleanup(project, flask_container, [] if args.keep else images, workdir)
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["client"]:
+        client_main(sys.argv[2:])
+    else:
+        main(sys.argv[1:])

@@ -1,0 +1,295 @@
+"""Running the app's image: in the foreground with live output (train, process, run), or
+detached as a labelled server (deploy), and finding/stopping those servers again (stop).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from easy_sm.docker.engine import docker_errors, require_image
+from easy_sm.errors import DockerError, InterruptedByUser, JobFailedError, UsageError
+
+LABEL_APP = "easy_sm.app"
+LABEL_KIND = "easy_sm.kind"
+LABEL_PORT = "easy_sm.port"
+SERVING_PORT = 8080
+STOP_GRACE_SECONDS = 10
+LOG_TAIL = 40
+
+Sink = Callable[[bytes], None]
+
+
+@dataclass
+class Mount:
+    source: str  # absolute host path
+    target: str  # path in the container
+    read_only: bool = False
+
+    def as_volume(self) -> tuple[str, dict[str, str]]:
+        return self.source, {"bind": self.target, "mode": "ro" if self.read_only else "rw"}
+
+
+@dataclass
+class RunSpec:
+    """One container to run: `docker run [options] IMAGE COMMAND...`."""
+
+    image: str
+    command: list[str]
+    app_name: str
+    kind: str  # train | process | run | serve
+    mounts: list[Mount] = field(default_factory=list)
+    environment: dict[str, str] = field(default_factory=dict)
+    user: str | None = None
+    labels: dict[str, str] = field(default_factory=dict)
+    ports: dict[str, tuple[str, int]] = field(default_factory=dict)
+    name: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.name:
+            self.name = f"easy-sm-{self.app_name}-{self.kind}-{uuid.uuid4().hex[:6]}"
+
+    def all_labels(self) -> dict[str, str]:
+        return {LABEL_APP: self.app_name, LABEL_KIND: self.kind, **self.labels}
+
+    def docker_argv(self) -> list[str]:
+        """The equivalent `docker run` command line (for --verbose and the docs)."""
+        argv = ["docker", "run", "--rm", "--name", self.name]
+        if self.user:
+            argv += ["--user", self.user]
+        for key, value in self.all_labels().items():
+            argv += ["--label", f"{key}={value}"]
+        for mount in self.mounts:
+            argv += ["-v", f"{mount.source}:{mount.target}{':ro' if mount.read_only else ''}"]
+        for container_port, (host_ip, host_port) in self.ports.items():
+            argv += ["-p", f"{host_ip}:{host_port}:{container_port.split('/')[0]}"]
+        for key in sorted(self.environment):
+            argv += ["-e", f"{key}={self.environment[key]}"]
+        return [*argv, self.image, *self.command]
+
+
+def invoking_user() -> str | None:
+    """`uid:gid` of the person running easy_sm, so files written into bind mounts stay theirs
+    (None on Windows, where Docker Desktop maps ownership itself)."""
+    if not hasattr(os, "getuid"):
+        return None
+    return f"{os.getuid()}:{os.getgid()}"
+
+
+def _create(engine: Any, spec: RunSpec) -> Any:
+    require_image(engine, spec.image)
+    with docker_errors(f"creating a container from {spec.image}"):
+        return engine.containers.create(
+            spec.image,
+            spec.command,
+            name=spec.name,
+            user=spec.user or "",
+            environment=spec.environment,
+            labels=spec.all_labels(),
+            volumes=dict(m.as_volume() for m in spec.mounts),
+            ports=spec.ports or None,
+            stdin_open=False,
+            tty=False,
+            init=False,
+        )
+
+
+def _remove(container: Any) -> None:
+    import docker.errors
+
+    try:
+        container.remove(force=True)
+    except docker.errors.NotFound:
+        pass
+    except docker.errors.APIError as exc:
+        if exc.status_code != 409:  # 409: removal already in progress
+            raise
+
+
+def run_foreground(engine: Any, spec: RunSpec, *, stdout: Sink, stderr: Sink) -> int:
+    """Run `spec` to completion, streaming its output live; return its exit code.
+
+    The container is removed afterwards. Ctrl-C stops it (SIGTERM, SIGKILL after 10 s),
+    removes it and raises InterruptedByUser.
+    """
+    container = _create(engine, spec)
+    try:
+        with docker_errors(f"running {spec.image}"):
+            stream = engine.api.attach(
+                container.id, stdout=True, stderr=True, stream=True, logs=True, demux=True
+            )
+            container.start()
+            for out, err in stream:
+                if out:
+                    stdout(out)
+                if err:
+                    stderr(err)
+            status = container.wait()
+        return int(status.get("StatusCode", 1))
+    except KeyboardInterrupt:
+        with docker_errors("stopping the container"):
+            try:
+                container.stop(timeout=STOP_GRACE_SECONDS)
+            finally:
+                _remove(container)
+        raise InterruptedByUser(
+            f"interrupted: stopped and removed container {container.name}"
+        ) from None
+    finally:
+        with docker_errors("removing the container"):
+            _remove(container)
+
+
+def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def _port_taken(port: int) -> UsageError:
+    return UsageError(
+        f"port {port} on 127.0.0.1 is already in use",
+        f"choose another with -p/--port, or stop what uses it (`easy_sm local stop -p {port}` "
+        "if it is a deployment of this app)",
+    )
+
+
+def find_servers(engine: Any, app_name: str, port: int | None = None) -> list[Any]:
+    """The serving containers of `app_name` (on `port` if given), found by label."""
+    filters = [f"{LABEL_APP}={app_name}", f"{LABEL_KIND}=serve"]
+    if port is not None:
+        filters.append(f"{LABEL_PORT}={port}")
+    with docker_errors("listing containers"):
+        return list(engine.containers.list(all=True, filters={"label": filters}))
+
+
+def tail_logs(container: Any, lines: int = LOG_TAIL) -> str:
+    import docker.errors
+
+    try:
+        raw = container.logs(stdout=True, stderr=True, tail=lines)
+    except docker.errors.APIError:
+        return ""
+    return bytes(raw).decode("utf-8", "replace").rstrip()
+
+
+def start_server(
+    engine: Any,
+    spec: RunSpec,
+    port: int,
+    *,
+    timeout: float,
+    on_wait: Callable[[float], None] | None = None,
+) -> str:
+    """Start the serving container detached on 127.0.0.1:`port`, wait until `GET /ping`
+    answers 200, and return its URL. If it exits or never turns healthy within `timeout`
+    seconds: its last log lines in a JobFailedError, and the container removed."""
+    import docker.errors
+
+    if not port_is_free(port):
+        raise _port_taken(port)
+    spec.ports = {f"{SERVING_PORT}/tcp": ("127.0.0.1", port)}
+    spec.labels[LABEL_PORT] = str(port)
+    container = _create(engine, spec)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        try:
+            container.start()
+        except docker.errors.APIError as exc:
+            text = str(exc.explanation or exc)
+            if "already allocated" in text or "address already in use" in text:
+                raise _port_taken(port) from None
+            raise DockerError(f"starting {spec.image} failed: {text}") from None
+        _wait_for_ping(container, url, timeout, on_wait)
+    except BaseException as exc:
+        logs = tail_logs(container)
+        with docker_errors("removing the container"):
+            _remove(container)
+        if isinstance(exc, KeyboardInterrupt):
+            raise InterruptedByUser("interrupted: the local deployment was removed") from None
+        if isinstance(exc, _NotHealthy):
+            message = str(exc)
+            if logs:
+                message += f"\n--- last lines of the container's log ---\n{logs}"
+            raise JobFailedError(
+                message,
+                "fix the error in the log (model_fn in inference.py, a missing model in "
+                "test_dir/model: run `easy_sm local train` first), or raise --timeout",
+            ) from None
+        raise
+    return url
+
+
+class _NotHealthy(Exception):
+    pass
+
+
+def _wait_for_ping(
+    container: Any, url: str, timeout: float, on_wait: Callable[[float], None] | None
+) -> None:
+    import urllib.error
+    import urllib.request
+
+    started = time.monotonic()
+    deadline = started + timeout
+    last_note = started
+    while True:
+        container.reload()
+        if container.status in ("exited", "dead"):
+            code = container.attrs.get("State", {}).get("ExitCode")
+            raise _NotHealthy(f"the serving container exited (code {code}) before /ping answered")
+        try:
+            with urllib.request.urlopen(f"{url}/ping", timeout=2) as answer:
+                if answer.status == 200:
+                    return
+        except (urllib.error.URLError, OSError):
+            pass
+        now = time.monotonic()
+        if now >= deadline:
+            raise _NotHealthy(f"GET {url}/ping did not answer 200 within {timeout:g} s")
+        if on_wait and now - last_note >= 10:
+            on_wait(now - started)
+            last_note = now
+        time.sleep(0.25)
+
+
+def stop_servers(engine: Any, containers: list[Any], grace: int = 30) -> list[str]:
+    """Stop (SIGTERM, SIGKILL after `grace` s, as SageMaker does) and remove; return the URLs."""
+    stopped = []
+    for container in containers:
+        port = container.labels.get(LABEL_PORT, "?")
+        with docker_errors(f"stopping {container.name}"):
+            if container.status == "running":
+                container.stop(timeout=grace)
+            _remove(container)
+        stopped.append(f"http://127.0.0.1:{port}")
+    return stopped
+
+
+def stream_to(handle: Any) -> Sink:
+    """A sink writing raw bytes to a text stream's buffer (stdout / stderr), flushed live."""
+
+    def write(chunk: bytes) -> None:
+        target = getattr(handle, "buffer", None)
+        if target is not None:
+            handle.flush()
+            target.write(chunk)
+            target.flush()
+        else:  # e.g. a test runner's text stream
+            handle.write(chunk.decode("utf-8", "replace"))
+            handle.flush()
+
+    return write
+
+
+def discard(chunk: bytes) -> None:
+    """A sink that drops output (for --quiet)."""

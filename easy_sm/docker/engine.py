@@ -1,0 +1,106 @@
+"""Connecting to the Docker engine, and turning Docker's failures into `DockerError`s.
+
+The Docker SDK is imported inside these functions, never at CLI start-up.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from easy_sm.errors import DockerError
+
+# One engine per process: each command talks to Docker through the client `connect` returns.
+_START_HINT = "start Docker (Docker Desktop, `sudo systemctl start docker`, or `dockerd`)"
+
+
+def _host() -> str:
+    return os.environ.get("DOCKER_HOST", "") or "unix:///var/run/docker.sock"
+
+
+def connect() -> Any:
+    """A `docker.DockerClient` connected to a live engine, or a DockerError saying why not.
+
+    Three distinct failures: Docker not installed, the daemon not running (or DOCKER_HOST
+    pointing nowhere), and permission denied on the socket.
+    """
+    try:
+        import docker
+        import docker.errors
+        import requests.exceptions
+    except ImportError:  # pragma: no cover - a dependency of easy_sm
+        raise DockerError(
+            "the Docker SDK for Python is not installed", "reinstall easy_sm: pip install easy_sm"
+        ) from None
+    try:
+        # timeout=None: builds and long runs stream for as long as they take. Creating the
+        # client asks the engine for its API version: that is the reachability check.
+        client = docker.from_env(timeout=None)
+    except docker.errors.DockerException as exc:
+        raise _unreachable(exc) from None
+    except (requests.exceptions.RequestException, OSError) as exc:
+        raise _unreachable(exc) from None
+    return client
+
+
+def _unreachable(exc: BaseException) -> DockerError:
+    text = str(exc)
+    host = _host()
+    if isinstance(exc, PermissionError) or "Permission denied" in text or "Errno 13" in text:
+        return DockerError(
+            f"permission denied on the Docker socket ({host})",
+            "add your user to the docker group (`sudo usermod -aG docker $USER`, then log in "
+            "again) or use rootless Docker",
+        )
+    socket_missing = "No such file or directory" in text or "FileNotFoundError" in text
+    if socket_missing and not os.environ.get("DOCKER_HOST") and shutil.which("docker") is None:
+        return DockerError(
+            "Docker is not installed (no docker command, no engine socket)",
+            "install Docker: https://docs.docker.com/get-docker/",
+        )
+    return DockerError(f"the Docker engine is not running or not reachable at {host}", _START_HINT)
+
+
+def translate(exc: BaseException, action: str) -> DockerError:
+    """A DockerError for a failure of the SDK during `action` (e.g. "docker build")."""
+    import docker.errors
+    import requests.exceptions
+
+    if isinstance(exc, requests.exceptions.ConnectionError):
+        return DockerError(f"{action}: lost the connection to the Docker engine", _START_HINT)
+    if isinstance(exc, docker.errors.APIError):
+        explanation = exc.explanation
+        if isinstance(explanation, bytes):
+            explanation = explanation.decode("utf-8", "replace")
+        return DockerError(f"{action} failed: {explanation or exc}", "see Docker's message")
+    return DockerError(f"{action} failed: {exc}")
+
+
+@contextmanager
+def docker_errors(action: str) -> Iterator[None]:
+    """Translate the Docker SDK's exceptions raised inside the block into DockerError."""
+    import docker.errors
+    import requests.exceptions
+
+    try:
+        yield
+    except (docker.errors.DockerException, requests.exceptions.ConnectionError) as exc:
+        raise translate(exc, action) from exc
+
+
+def require_image(engine: Any, image: str) -> Any:
+    """The local image `image`, or a DockerError telling the user to build it."""
+    import docker.errors
+
+    try:
+        return engine.images.get(image)
+    except docker.errors.ImageNotFound:
+        raise DockerError(
+            f"image {image} not found in the local Docker engine",
+            "build it first with `easy_sm build` (and the same --docker-tag)",
+        ) from None
+    except docker.errors.APIError as exc:
+        raise translate(exc, f"inspecting image {image}") from exc

@@ -1,0 +1,233 @@
+"""`SageMakerClient`: the one object the cloud commands talk to.
+
+Each method is one user-level operation (upload data, train and wait, deploy, ...) built from
+the service functions of this package. Clients are made lazily from one boto3 session and can
+be handed in ready-made (a test passes clients wrapped in a botocore Stubber)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from easy_sm import console
+from easy_sm.errors import UsageError
+from easy_sm.sagemaker import endpoints, jobs, processing, s3, training
+from easy_sm.sagemaker.logs import LogTailer
+from easy_sm.sagemaker.names import sanitize
+from easy_sm.sagemaker.session import client, image_uri, make_session
+
+if TYPE_CHECKING:
+    import boto3
+    from mypy_boto3_logs import CloudWatchLogsClient
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_sagemaker import SageMakerClient as SageMakerApi
+    from mypy_boto3_sagemaker_runtime import SageMakerRuntimeClient
+
+
+@dataclass
+class SageMakerClient:
+    """An app's view of SageMaker: its session, image and (when needed) execution role."""
+
+    session: boto3.Session
+    image_name: str = "easy-sm"
+    docker_tag: str = "latest"
+    role_arn: str | None = None
+    _clients: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def for_app(
+        cls,
+        aws_profile: str,
+        aws_region: str,
+        *,
+        image_name: str,
+        docker_tag: str,
+        role_arn: str | None = None,
+    ) -> SageMakerClient:
+        return cls(make_session(aws_profile, aws_region), image_name, docker_tag, role_arn)
+
+    # clients -------------------------------------------------------------------------------
+    def _client(self, service: str) -> Any:
+        if service not in self._clients:
+            self._clients[service] = client(self.session, service)
+        return self._clients[service]
+
+    @property
+    def sm(self) -> SageMakerApi:
+        return self._client("sagemaker")  # type: ignore[no-any-return]
+
+    @property
+    def s3(self) -> S3Client:
+        return self._client("s3")  # type: ignore[no-any-return]
+
+    @property
+    def logs(self) -> CloudWatchLogsClient:
+        return self._client("logs")  # type: ignore[no-any-return]
+
+    @property
+    def runtime(self) -> SageMakerRuntimeClient:
+        return self._client("sagemaker-runtime")  # type: ignore[no-any-return]
+
+    @property
+    def image_uri(self) -> str:
+        """The app image's URI in the registry SageMaker pulls from."""
+        return image_uri(self.session, self.image_name, self.docker_tag)
+
+    @property
+    def role(self) -> str:
+        if not self.role_arn:
+            raise UsageError(
+                "no IAM role given",
+                "pass -r/--iam-role-arn arn:aws:iam::<account>:role/<name> or set SAGEMAKER_ROLE",
+            )
+        return self.role_arn
+
+    @property
+    def name_prefix(self) -> str:
+        """A name fragment for models and default job names, from the image name."""
+        return sanitize(self.image_name.rsplit("/", 1)[-1])[:30]
+
+    # data ----------------------------------------------------------------------------------
+    def upload_data(self, input_dir: Path, target: str) -> str:
+        """Upload a folder tree; return the S3 prefix it now lives under."""
+        return s3.upload_folder(self.s3, input_dir, target).uri
+
+    # training ------------------------------------------------------------------------------
+    def train(
+        self,
+        *,
+        wait: bool = True,
+        stream_logs: bool = True,
+        **spec: Any,
+    ) -> str:
+        """Start a training job (and wait for it); return its model artifact S3 path."""
+        training_spec = training.TrainingSpec(image_uri=self.image_uri, role_arn=self.role, **spec)
+        name = training.start_training_job(self.sm, training_spec)
+        console.info(f"started training job {name}")
+        if wait:
+            jobs.wait_for_job(
+                self.sm,
+                self.logs if stream_logs else None,
+                jobs.TRAINING,
+                name,
+                stop_hint=f"stop it with: easy_sm stop-training-job -j {name}",
+            )
+            return training.model_artifacts(self.sm, name)
+        console.info(f"not waiting; follow it with: easy_sm logs -j {name} --follow")
+        return training.artifacts_path(training_spec.output_s3, name)
+
+    def list_training_jobs(self, max_results: int) -> list[dict[str, Any]]:
+        return training.list_training_jobs(self.sm, max_results)
+
+    def get_model_artifacts(self, job_name: str) -> str:
+        return training.model_artifacts(self.sm, job_name)
+
+    def stop_training_job(self, job_name: str) -> str:
+        training.stop_training_job(self.sm, job_name)
+        return job_name
+
+    # processing ----------------------------------------------------------------------------
+    def process(self, *, wait: bool = True, stream_logs: bool = True, **spec: Any) -> str:
+        """Start a processing job (and wait for it); return its name."""
+        processing_spec = processing.ProcessingSpec(
+            image_uri=self.image_uri, role_arn=self.role, **spec
+        )
+        name = processing.start_processing_job(self.sm, processing_spec)
+        console.info(f"started processing job {name}")
+        if wait:
+            jobs.wait_for_job(
+                self.sm,
+                self.logs if stream_logs else None,
+                jobs.PROCESSING,
+                name,
+                stop_hint=f"stop it with: aws sagemaker stop-processing-job "
+                f"--processing-job-name {name}",
+            )
+        else:
+            console.info(f"not waiting; follow it with: easy_sm logs -j {name} --follow")
+        return name
+
+    # endpoints -----------------------------------------------------------------------------
+    def deploy(
+        self,
+        model_data: str,
+        endpoint_name: str,
+        variant: dict[str, Any],
+        *,
+        timeout: float = endpoints.DEFAULT_ENDPOINT_TIMEOUT,
+    ) -> str:
+        return endpoints.deploy_endpoint(
+            self.sm,
+            endpoint_name=endpoint_name,
+            variant=variant,
+            image_uri=self.image_uri,
+            model_data=model_data,
+            role_arn=self.role,
+            model_prefix=self.name_prefix,
+            timeout=timeout,
+        )
+
+    def list_endpoints(self) -> list[dict[str, Any]]:
+        return endpoints.list_endpoints(self.sm)
+
+    def delete_endpoint(self, name: str, *, delete_config: bool = False) -> str:
+        config = endpoints.delete_endpoint(self.sm, name, delete_config=delete_config)
+        console.info(f"deleted endpoint {name}" + (f" and its config {config}" if config else ""))
+        return name
+
+    def invoke(
+        self, name: str, body: bytes, *, content_type: str, accept: str | None = None
+    ) -> bytes:
+        return endpoints.invoke_endpoint(
+            self.runtime, name, body, content_type=content_type, accept=accept
+        )
+
+    # batch transform -----------------------------------------------------------------------
+    def batch_transform(
+        self,
+        model_data: str,
+        *,
+        wait: bool = False,
+        stream_logs: bool = True,
+        **options: Any,
+    ) -> str:
+        """Start a batch transform job (and wait for it, with --wait); return its name."""
+        model = endpoints.ensure_model(
+            self.sm, self.name_prefix, self.image_uri, model_data, self.role
+        )
+        name = endpoints.start_transform_job(
+            self.sm, model=model, base_name=f"{self.name_prefix}-transform", **options
+        )
+        console.info(f"started batch transform job {name}")
+        if wait:
+            jobs.wait_for_job(
+                self.sm,
+                self.logs if stream_logs else None,
+                jobs.TRANSFORM,
+                name,
+                stop_hint=f"stop it with: aws sagemaker stop-transform-job "
+                f"--transform-job-name {name}",
+            )
+        return name
+
+    # logs ----------------------------------------------------------------------------------
+    def job_logs(self, job_name: str, *, follow: bool, sink: Callable[[str], None]) -> str:
+        """Print a job's CloudWatch log lines through `sink` (and keep printing until it ends,
+        with `follow`); return the job's final (or current) status."""
+        kind, described = jobs.find_job(self.sm, job_name)
+        if follow and described.get(kind.status_key) not in jobs.TERMINAL:
+            described = jobs.wait_for_job(self.sm, self.logs, kind, job_name, sink=sink)
+        elif not LogTailer(self.logs, kind.name, job_name, sink).poll():
+            console.info(
+                f"no log lines for {kind.name} job {job_name} "
+                f"({described.get(kind.status_key)}) yet"
+            )
+        return str(described.get(kind.status_key))
+
+
+def iter_lines(items: list[dict[str, Any]], *keys: str) -> Iterator[str]:
+    """Plain `a  b  c` lines of the given keys (the original tool's list format)."""
+    for item in items:
+        yield "  ".join(str(item.get(k, "")) for k in keys)

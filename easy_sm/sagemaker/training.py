@@ -1,0 +1,240 @@
+"""Training jobs: the CreateTrainingJob request, listing, model artifacts, stopping."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from easy_sm import console
+from easy_sm.errors import AwsError, JobFailedError, UsageError
+from easy_sm.sagemaker.jobs import TRAINING, describe_job
+from easy_sm.sagemaker.names import s3_uri, unique_name, validate_name
+from easy_sm.sagemaker.session import aws_errors
+
+if TYPE_CHECKING:
+    from mypy_boto3_sagemaker import SageMakerClient
+
+DEFAULT_CHANNEL = "training"
+CHECKPOINT_DIR = "/opt/ml/checkpoints"
+MAX_HP_KEY = 256
+MAX_HP_VALUE = 2500
+MAX_HPS = 100
+MAX_ENV_VALUE = 512
+
+
+@dataclass
+class TrainingSpec:
+    """Everything a user can ask of a training job."""
+
+    image_uri: str
+    role_arn: str
+    input_s3: str
+    output_s3: str
+    instance_type: str
+    base_job_name: str
+    instance_count: int = 1
+    channels: dict[str, str] = field(default_factory=dict)
+    hyperparameters: dict[str, str] = field(default_factory=dict)
+    environment: dict[str, str] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+    volume_size_gb: int = 30
+    max_run_seconds: int = 24 * 3600
+    spot: bool = False
+    max_wait_seconds: int | None = None
+    checkpoint_s3: str | None = None
+
+
+def _hp_value(value: object) -> str:
+    """SageMaker wants strings; non-strings are JSON-encoded (the training toolkit decodes)."""
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def parse_hyperparameters(items: list[str] | None) -> dict[str, str]:
+    """`--hyperparameters k=v` (repeatable) and `--hyperparameters @params.json` (a JSON
+    object; later items override earlier ones). Every value becomes a string."""
+    parsed: dict[str, str] = {}
+    for item in items or []:
+        if item.startswith("@"):
+            path = Path(item[1:])
+            try:
+                data = json.loads(path.read_text(encoding="utf-8"))
+            except OSError as exc:
+                raise UsageError(
+                    f"--hyperparameters {item}: cannot read {path}: {exc.strerror}",
+                    "give @path/to/hyperparameters.json",
+                ) from None
+            except json.JSONDecodeError as exc:
+                raise UsageError(
+                    f"--hyperparameters {item}: invalid JSON at line {exc.lineno}: {exc.msg}",
+                    'write a JSON object, e.g. {"epochs": 10}',
+                ) from None
+            if not isinstance(data, dict):
+                raise UsageError(
+                    f"--hyperparameters {item}: expected a JSON object",
+                    'write a JSON object, e.g. {"epochs": 10}',
+                )
+            parsed.update({str(k): _hp_value(v) for k, v in data.items()})
+            continue
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise UsageError(
+                f"--hyperparameters {item!r}: expected KEY=VALUE or @file.json",
+                "e.g. --hyperparameters epochs=10",
+            )
+        parsed[key] = value
+    if len(parsed) > MAX_HPS:
+        raise UsageError(f"{len(parsed)} hyperparameters given", f"SageMaker takes {MAX_HPS}")
+    for key, value in parsed.items():
+        if len(key) > MAX_HP_KEY or len(value) > MAX_HP_VALUE:
+            raise UsageError(
+                f"hyperparameter {key[:40]!r} is too long",
+                f"keys take {MAX_HP_KEY} characters, values {MAX_HP_VALUE}: "
+                "put big values in an S3 file",
+            )
+    return parsed
+
+
+def parse_channels(items: list[str] | None) -> dict[str, str]:
+    """`--channel name=s3://...` (repeatable): extra input channels."""
+    channels: dict[str, str] = {}
+    for item in items or []:
+        name, sep, uri = item.partition("=")
+        if not sep or not name:
+            raise UsageError(
+                f"--channel {item!r}: expected NAME=s3://bucket/prefix",
+                "e.g. --channel validation=s3://my-bucket/validation",
+            )
+        validate_name(name, "--channel")
+        channels[name] = s3_uri(uri, f"--channel {name}")
+    return channels
+
+
+def _channel(name: str, uri: str) -> dict[str, Any]:
+    return {
+        "ChannelName": name,
+        "DataSource": {
+            "S3DataSource": {
+                "S3DataType": "S3Prefix",
+                "S3Uri": uri,
+                "S3DataDistributionType": "FullyReplicated",
+            }
+        },
+        "InputMode": "File",
+    }
+
+
+def training_job_request(spec: TrainingSpec, job_name: str) -> dict[str, Any]:
+    """The CreateTrainingJob request for `spec` (validated)."""
+    s3_uri(spec.input_s3, "-i/--input-s3-dir")
+    s3_uri(spec.output_s3, "-o/--output-s3-dir")
+    if spec.instance_count < 1:
+        raise UsageError("-c/--instance-count must be at least 1")
+    if DEFAULT_CHANNEL in spec.channels:
+        raise UsageError(
+            f"--channel {DEFAULT_CHANNEL}=... clashes with -i (the {DEFAULT_CHANNEL} channel)",
+            "give the training data with -i and other channels another name",
+        )
+    for key, value in spec.environment.items():
+        if len(value) > MAX_ENV_VALUE:
+            raise UsageError(
+                f"--env {key}: value is {len(value)} characters long",
+                f"SageMaker takes {MAX_ENV_VALUE}: keep big values in S3 or Secrets Manager",
+            )
+    channels = {DEFAULT_CHANNEL: spec.input_s3, **spec.channels}
+    stopping: dict[str, Any] = {"MaxRuntimeInSeconds": spec.max_run_seconds}
+    request: dict[str, Any] = {
+        "TrainingJobName": job_name,
+        "AlgorithmSpecification": {"TrainingImage": spec.image_uri, "TrainingInputMode": "File"},
+        "RoleArn": spec.role_arn,
+        "InputDataConfig": [_channel(name, uri) for name, uri in channels.items()],
+        "OutputDataConfig": {"S3OutputPath": spec.output_s3},
+        "ResourceConfig": {
+            "InstanceType": spec.instance_type,
+            "InstanceCount": spec.instance_count,
+            "VolumeSizeInGB": spec.volume_size_gb,
+        },
+        "StoppingCondition": stopping,
+        "HyperParameters": spec.hyperparameters,
+    }
+    if spec.environment:
+        request["Environment"] = spec.environment
+    if spec.tags:
+        request["Tags"] = [{"Key": k, "Value": v} for k, v in spec.tags.items()]
+    if spec.spot:
+        max_wait = spec.max_wait_seconds or spec.max_run_seconds
+        if max_wait < spec.max_run_seconds:
+            raise UsageError(
+                f"--max-wait {max_wait} is shorter than --max-run {spec.max_run_seconds}",
+                "--max-wait (run time plus time waiting for spot capacity) must be >= --max-run",
+            )
+        request["EnableManagedSpotTraining"] = True
+        stopping["MaxWaitTimeInSeconds"] = max_wait
+    elif spec.max_wait_seconds:
+        raise UsageError("--max-wait only applies to --spot training", "add --spot")
+    if spec.checkpoint_s3:
+        request["CheckpointConfig"] = {
+            "S3Uri": s3_uri(spec.checkpoint_s3, "--checkpoint-s3-uri"),
+            "LocalPath": CHECKPOINT_DIR,
+        }
+    return request
+
+
+def artifacts_path(output_s3: str, job_name: str) -> str:
+    """Where SageMaker puts the job's model: `{output}/{job}/output/model.tar.gz`."""
+    return f"{output_s3.rstrip('/')}/{job_name}/output/model.tar.gz"
+
+
+def start_training_job(sm: SageMakerClient, spec: TrainingSpec) -> str:
+    """Create the training job under a fresh `{base}-{timestamp}-{hex}` name; return the name."""
+    job_name = unique_name(spec.base_job_name)
+    request = training_job_request(spec, job_name)
+    with aws_errors("sagemaker:CreateTrainingJob"):
+        sm.create_training_job(**request)
+    return job_name
+
+
+def list_training_jobs(sm: SageMakerClient, max_results: int) -> list[dict[str, Any]]:
+    """The `max_results` most recent training jobs, newest first."""
+    if max_results < 1:
+        raise UsageError("-m/--max-results must be at least 1")
+    jobs: list[dict[str, Any]] = []
+    kwargs: dict[str, Any] = {"SortBy": "CreationTime", "SortOrder": "Descending"}
+    with aws_errors("sagemaker:ListTrainingJobs"):
+        while len(jobs) < max_results:
+            page = sm.list_training_jobs(MaxResults=min(100, max_results - len(jobs)), **kwargs)
+            jobs.extend(dict(s) for s in page.get("TrainingJobSummaries", []))
+            token = page.get("NextToken")
+            if not token:
+                break
+            kwargs["NextToken"] = token
+    jobs.sort(key=lambda j: j["CreationTime"], reverse=True)
+    return jobs[:max_results]
+
+
+def model_artifacts(sm: SageMakerClient, job_name: str) -> str:
+    """The S3 path of the model a completed training job produced."""
+    described = describe_job(sm, TRAINING, job_name)
+    status = described.get("TrainingJobStatus")
+    artifacts = described.get("ModelArtifacts", {}).get("S3ModelArtifacts")
+    if status == "Completed" and artifacts:
+        return str(artifacts)
+    if status == "Stopped" and artifacts:
+        console.warn(f"training job {job_name} was stopped: its model may be incomplete")
+        return str(artifacts)
+    if status in ("InProgress", "Stopping"):
+        raise AwsError(
+            f"training job {job_name} is {status}: it has no model yet",
+            f"wait for it: easy_sm logs -j {job_name} --follow",
+        )
+    reason = described.get("FailureReason") or "no reason given"
+    raise JobFailedError(
+        f"training job {job_name} is {status}: {reason}",
+        "train again, or pick a completed job (easy_sm list-training-jobs)",
+    )
+
+
+def stop_training_job(sm: SageMakerClient, job_name: str) -> None:
+    with aws_errors("sagemaker:StopTrainingJob"):
+        sm.stop_training_job(TrainingJobName=job_name)

@@ -1,0 +1,295 @@
+"""The template's `prediction/serve` run as a real gunicorn server on 127.0.0.1 (no Docker):
+settings from the SageMaker environment variables, HTTP answers, SIGTERM, a failing model."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.conftest import free_port
+
+TEMPLATE = Path(__file__).resolve().parents[2] / "easy_sm" / "template" / "easy_sm_base"
+IRIS = TEMPLATE / "local_test" / "test_dir" / "input" / "data" / "training"
+SETOSA = "5.1,3.5,1.4,0.2"
+VIRGINICA = "6.7,3.0,5.2,2.3"
+
+# A test-only inference.py: the example's hooks, slowed down or broken on demand.
+SLOW_INFERENCE = '''\
+import os
+import time
+
+import joblib
+
+
+def model_fn(model_dir):
+    time.sleep(float(os.environ.get("TEST_LOAD_SECONDS", "0")))
+    if os.environ.get("TEST_LOAD_FAILS"):
+        raise RuntimeError("cannot load the model (test)")
+    return joblib.load(os.path.join(model_dir, "model.joblib"))
+
+
+def predict_fn(data, model):
+    time.sleep(float(os.environ.get("TEST_PREDICT_SECONDS", "0")))
+    return model.predict(data)
+'''
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    spec = importlib.util.spec_from_file_location(
+        "easy_sm_template_training_g", TEMPLATE / "training" / "training.py"
+    )
+    assert spec and spec.loader
+    training = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(training)
+    directory = tmp_path_factory.mktemp("model")
+    training.train(str(IRIS), str(directory))
+    return directory
+
+
+@dataclass
+class Server:
+    process: subprocess.Popen[bytes]
+    url: str
+    log: Path
+
+    def output(self) -> str:
+        return self.log.read_text(encoding="utf-8", errors="replace")
+
+
+class Launcher:
+    """Starts `serve` from a copy of the template's prediction/ folder; stops what it started."""
+
+    def __init__(self, tmp_path: Path, model_dir: Path) -> None:
+        self.tmp_path = tmp_path
+        self.model_dir = model_dir
+        self.started: list[subprocess.Popen[bytes]] = []
+
+    def start(
+        self, env: dict[str, str] | None = None, *, slow_hooks: bool = False, wait: bool = True
+    ) -> Server:
+        folder = self.tmp_path / f"prediction-{len(self.started)}"
+        shutil.copytree(TEMPLATE / "prediction", folder)
+        if slow_hooks:
+            (folder / "inference.py").write_text(SLOW_INFERENCE, encoding="utf-8")
+        port = free_port()
+        log = folder / "server.log"
+        process = subprocess.Popen(
+            [sys.executable, str(folder / "serve")],
+            env={
+                **os.environ,
+                "SM_MODEL_DIR": str(self.model_dir),
+                "SAGEMAKER_BIND_TO_PORT": str(port),
+                "EASY_SM_BIND_HOST": "127.0.0.1",
+                "SAGEMAKER_MODEL_SERVER_WORKERS": "1",
+                **(env or {}),
+            },
+            stdout=log.open("wb"),
+            stderr=subprocess.STDOUT,
+        )
+        self.started.append(process)
+        server = Server(process, f"http://127.0.0.1:{port}", log)
+        if wait:
+            wait_until_healthy(server)
+        return server
+
+    def stop_all(self) -> None:
+        for process in self.started:
+            if process.poll() is None:
+                process.send_signal(signal.SIGINT)
+                try:
+                    process.wait(10)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait(10)
+
+
+@pytest.fixture
+def launcher(tmp_path: Path, model_dir: Path) -> Iterator[Launcher]:
+    launcher = Launcher(tmp_path, model_dir)
+    try:
+        yield launcher
+    finally:
+        launcher.stop_all()
+
+
+def wait_until_healthy(server: Server, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            pytest.fail(f"serve exited with {server.process.returncode}:\n{server.output()}")
+        try:
+            if requests.get(f"{server.url}/ping", timeout=2).status_code == 200:
+                return
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.1)
+    pytest.fail(f"serve never answered GET /ping with 200:\n{server.output()}")
+
+
+def post(
+    session: requests.Session | None,
+    url: str,
+    body: str | bytes,
+    content_type: str = "text/csv",
+    accept: str | None = None,
+) -> requests.Response:
+    headers = {"Content-Type": content_type}
+    if accept:
+        headers["Accept"] = accept
+    sender = session or requests
+    return sender.post(f"{url}/invocations", data=body, headers=headers, timeout=30)
+
+
+def test_serves_csv_and_json_and_keeps_serving_after_each_bad_request(
+    launcher: Launcher,
+) -> None:
+    server = launcher.start()
+    session = requests.Session()  # one keep-alive connection through all of it
+    answer = post(session, server.url, f"{SETOSA}\n{VIRGINICA}\n")
+    assert (answer.status_code, answer.text) == (200, "setosa\nvirginica\n")
+    assert answer.headers["Content-Type"] == "text/csv"
+    answer = post(session, server.url, f"[[{VIRGINICA}]]", "application/json", "application/json")
+    assert (answer.status_code, answer.json()) == (200, {"predictions": ["virginica"]})
+
+    bad_requests = [
+        ((SETOSA, "text/plain", None), 415),
+        (("1,2,x,4", "text/csv", None), 400),
+        (("1,2,3", "text/csv", None), 400),
+        (("{", "application/json", None), 400),
+        ((SETOSA, "text/csv", "image/png"), 406),
+        (("nan,3.5,1.4,0.2", "text/csv", None), 500),
+    ]
+    for (body, content_type, accept), status in bad_requests:
+        answer = post(session, server.url, body, content_type, accept)
+        assert answer.status_code == status, (body, answer.text)
+        assert answer.text.startswith(f"{status} ")
+        after = post(session, server.url, SETOSA)
+        assert (after.status_code, after.text) == (200, "setosa\n")
+
+    assert "Traceback (most recent call last)" in server.output()
+    assert "ValueError: Input X contains NaN" in server.output()
+
+
+def test_payload_over_the_limit_gets_413_and_the_connection_stays_usable(
+    launcher: Launcher,
+) -> None:
+    server = launcher.start({"SAGEMAKER_MAX_PAYLOAD_IN_MB": "1"})
+    session = requests.Session()
+    big = (SETOSA + "\n").encode() * (3 * 1024 * 1024 // 16)
+    answer = post(session, server.url, big)
+    assert answer.status_code == 413
+    assert "SAGEMAKER_MAX_PAYLOAD_IN_MB=1" in answer.text
+    chunks = (big[i : i + 65536] for i in range(0, len(big), 65536))
+    assert post(session, server.url, chunks).status_code == 413  # chunked upload
+    assert post(session, server.url, SETOSA).text == "setosa\n"
+    batch = post(session, server.url, big[: 900 * 1024])
+    assert batch.status_code == 200
+    assert len(batch.text.splitlines()) == 900 * 1024 // 16
+
+
+def test_settings_come_from_the_sagemaker_environment_variables(launcher: Launcher) -> None:
+    server = launcher.start(
+        {"SAGEMAKER_MODEL_SERVER_WORKERS": "3", "SAGEMAKER_MAX_PAYLOAD_IN_MB": "2"}
+    )
+    answer = requests.get(f"{server.url}/execution-parameters", timeout=10)
+    assert answer.json() == {
+        "MaxConcurrentTransforms": 3,
+        "BatchStrategy": "MULTI_RECORD",
+        "MaxPayloadInMB": 2,
+    }
+    assert "3 worker(s)" in server.output()
+    deadline = time.monotonic() + 30  # /ping turned 200 with the first worker; wait for all
+    while server.output().count("model loaded from") < 3 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert server.output().count("model loaded from") == 3
+
+
+def test_a_bad_setting_stops_the_server_with_a_clear_message(launcher: Launcher) -> None:
+    server = launcher.start({"SAGEMAKER_MODEL_SERVER_WORKERS": "many"}, wait=False)
+    assert server.process.wait(30) != 0
+    assert "SAGEMAKER_MODEL_SERVER_WORKERS='many' must be a positive whole number" in (
+        server.output()
+    )
+
+
+def test_ping_answers_503_fast_while_the_model_loads(launcher: Launcher) -> None:
+    server = launcher.start({"TEST_LOAD_SECONDS": "4"}, slow_hooks=True, wait=False)
+    statuses = []
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and 200 not in statuses:
+        started = time.monotonic()
+        try:
+            statuses.append(requests.get(f"{server.url}/ping", timeout=2).status_code)
+            assert time.monotonic() - started < 1.0
+        except requests.ConnectionError:
+            pass  # not listening yet
+        time.sleep(0.2)
+    assert 503 in statuses
+    assert statuses[-1] == 200
+    assert post(None, server.url, SETOSA).text == "setosa\n"
+
+
+def test_ping_stays_fast_while_a_long_prediction_runs(launcher: Launcher) -> None:
+    server = launcher.start({"TEST_PREDICT_SECONDS": "4"}, slow_hooks=True)
+    with ThreadPoolExecutor(1) as pool:
+        slow = pool.submit(post, None, server.url, SETOSA)
+        time.sleep(0.5)
+        started = time.monotonic()
+        assert requests.get(f"{server.url}/ping", timeout=2).status_code == 200
+        assert time.monotonic() - started < 1.0
+        assert slow.result(30).text == "setosa\n"
+
+
+def test_a_failing_model_fn_stops_the_server_with_the_traceback_in_its_log(
+    launcher: Launcher,
+) -> None:
+    server = launcher.start({"TEST_LOAD_FAILS": "1"}, slow_hooks=True, wait=False)
+    assert server.process.wait(30) != 0
+    output = server.output()
+    assert "Traceback (most recent call last)" in output
+    assert "RuntimeError: cannot load the model (test)" in output
+
+
+def test_sigterm_lets_the_request_in_flight_finish_then_exits(launcher: Launcher) -> None:
+    server = launcher.start({"TEST_PREDICT_SECONDS": "3"}, slow_hooks=True)
+    arrived = threading.Event()
+    with ThreadPoolExecutor(1) as pool:
+
+        def slow_request() -> requests.Response:
+            arrived.set()
+            return post(None, server.url, f"{SETOSA}\n{VIRGINICA}")
+
+        slow: Future[requests.Response] = pool.submit(slow_request)
+        arrived.wait(5)
+        time.sleep(1.0)  # the request is inside predict_fn
+        stopping = time.monotonic()
+        server.process.send_signal(signal.SIGTERM)
+        answer = slow.result(30)
+        assert (answer.status_code, answer.text) == (200, "setosa\nvirginica\n")
+        assert server.process.wait(30) == 0
+        assert time.monotonic() - stopping < 25
+    with pytest.raises(requests.ConnectionError):
+        requests.get(f"{server.url}/ping", timeout=2)
+    assert "Handling signal: term" in server.output()
+
+
+def test_execution_parameters_default_to_one_transform_per_worker(launcher: Launcher) -> None:
+    server = launcher.start({"SAGEMAKER_MODEL_SERVER_WORKERS": ""})
+    parameters = json.loads(requests.get(f"{server.url}/execution-parameters", timeout=10).text)
+    assert parameters["MaxConcurrentTransforms"] == (os.cpu_count() or 1)
+    assert parameters["MaxPayloadInMB"] == 6
