@@ -83,6 +83,7 @@ def main() -> None:
     print(f"runs per variant:            {options.runs}")
     print(f"easy_sm local train, median: {ours_median:.3f} s")
     print(f"bare docker run, median:     {bare_median:.3f} s")
+    print(f"fixed overhead:              {ours_median - bare_median:.3f} s per run")
     print(f"overhead ratio:              {ours_median / bare_median:.2f}x (target <= 1.3x)")
 
 

@@ -1,6 +1,7 @@
 """Throughput of the template's model server against the original tool's Flask server.
 
-    python bench/serving.py [--seconds 5] [--concurrency 1,8,32] [--keep]
+    python bench/serving.py [--seconds 3] [--rounds 3] [--concurrency 1,8,32] [--keep]
+                            [--no-control]
 
 What it does, in one run on this machine (loopback only, bounded in time and requests):
 1. `easy_sm init` an example project in a temp folder, `easy_sm build` its image,
@@ -10,10 +11,13 @@ What it does, in one run on this machine (loopback only, bounded in time and req
    (`app.run`, parsing CSV with pandas, as prteek/easy_sm's prediction/serve does), in a second
    image built FROM the example image with flask and pandas added, so both run on the same
    base image, Python and scikit-learn, through the same Docker port publishing.
-4. For each server and concurrency: a closed-loop load from a separate process (asyncio,
-   keep-alive HTTP/1.1 connections, one single-record CSV request per round trip, every answer
-   checked), requests/s and p50/p99 latency.
-5. Stops and removes every container and image it started (`--keep` keeps the images).
+4. A control: the template's own wsgi.py app on the server app.run uses (werkzeug, threaded),
+   to show how much of the gain is the server alone (`--no-control` skips it).
+5. Closed-loop load from a separate process (asyncio, keep-alive HTTP/1.1 connections, one
+   single-record CSV request per round trip, every answer checked) at each concurrency, in
+   interleaved rounds so that other work on the machine hits every server alike; per level the
+   median round's requests/s and the median p50/p99 latency.
+6. Stops and removes every container and image it started (`--keep` keeps the images).
 
 The last line is `speedup_c8=<ratio>`: the template server's requests/s at concurrency 8
 over Flask's.
@@ -27,6 +31,7 @@ import json
 import os
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -88,6 +93,22 @@ def predict():
 
 if __name__ == "__main__":
     app.run(host="0.0.0.0", port=8080)
+"""
+
+
+# A control: the template's own WSGI app (same parsing, same hooks) on the development server
+# that Flask's app.run uses (werkzeug run_simple, threaded), to separate the server's share of
+# the speedup from the request handling's.
+WERKZEUG_SERVE = """\
+import sys
+
+sys.path.insert(0, "/opt/easy_sm_base/prediction")
+import wsgi
+from werkzeug.serving import run_simple
+
+app = wsgi.create_app()
+app.loaded.wait()
+run_simple("0.0.0.0", 8080, app, threaded=True)
 """
 
 
@@ -212,7 +233,7 @@ def measure(port: int, concurrency: int, seconds: float) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------------------------
-# The two servers
+# The servers
 # --------------------------------------------------------------------------------------------
 def free_port() -> int:
     with socket.socket() as sock:
@@ -266,13 +287,15 @@ def build_flask_image(workdir: Path, base_image: str, tag: str) -> str:
     context = workdir / "flask"
     context.mkdir()
     (context / "flask_serve.py").write_text(FLASK_SERVE, encoding="utf-8")
+    (context / "werkzeug_serve.py").write_text(WERKZEUG_SERVE, encoding="utf-8")
     (context / "Dockerfile").write_text(
         textwrap.dedent(
             f"""\
             FROM {base_image}
             RUN pip install "flask>=3,<4" "pandas>=2,<3"
-            COPY flask_serve.py /opt/flask_serve.py
-            ENTRYPOINT ["python", "/opt/flask_serve.py"]
+            COPY flask_serve.py werkzeug_serve.py /opt/
+            ENTRYPOINT ["python"]
+            CMD ["/opt/flask_serve.py"]
             """
         ),
         encoding="utf-8",
@@ -283,13 +306,13 @@ def build_flask_image(workdir: Path, base_image: str, tag: str) -> str:
     return image
 
 
-def start_flask(image: str, model_dir: Path, port: int, name: str) -> None:
+def start_flask(image: str, model_dir: Path, port: int, name: str, script: str) -> None:
     run(
         [
             "docker", "run", "-d", "--name", name, "--label", LABEL,
             "-p", f"127.0.0.1:{port}:8080",
             "-v", f"{model_dir}:/opt/ml/model:ro",
-            image,
+            image, script,
         ]
     )  # fmt: skip
     wait_for_ping(port)
@@ -298,23 +321,47 @@ def start_flask(image: str, model_dir: Path, port: int, name: str) -> None:
 # --------------------------------------------------------------------------------------------
 # The run
 # --------------------------------------------------------------------------------------------
-def measure_server(name: str, port: int, levels: list[int], seconds: float) -> dict[int, Any]:
-    results: dict[int, Any] = {}
-    for concurrency in levels:
-        result = measure(port, concurrency, seconds)
-        results[concurrency] = result
-        failed = result["errors"]
-        errors = f"  ERRORS {failed}: {result['first_error']}" if failed else ""
-        print(
-            f"{name:<26} c={concurrency:<3} {result['rps']:>8.0f} req/s   "
-            f"p50 {result['p50_ms']:>7.2f} ms   p99 {result['p99_ms']:>7.2f} ms   "
-            f"({result['requests']} requests){errors}",
-            flush=True,
-        )
+def measure_servers(
+    servers: dict[str, int], levels: list[int], seconds: float, rounds: int
+) -> dict[str, dict[int, dict[str, Any]]]:
+    """Measure every server at every level, `rounds` times interleaved (so that a burst of
+    other work on the machine hits all servers alike); per level, the median round."""
+    samples: dict[str, dict[int, list[dict[str, Any]]]] = {
+        name: {level: [] for level in levels} for name in servers
+    }
+    for round_number in range(1, rounds + 1):
+        print(f"bench: round {round_number}/{rounds}", file=sys.stderr, flush=True)
+        for level in levels:
+            for name, port in servers.items():
+                samples[name][level].append(measure(port, level, seconds))
+    results: dict[str, dict[int, dict[str, Any]]] = {}
+    for name, by_level in samples.items():
+        results[name] = {}
+        for level, runs in by_level.items():
+            median = dict(sorted(runs, key=lambda run: float(run["rps"]))[len(runs) // 2])
+            for key in ("p50_ms", "p99_ms"):
+                median[key] = statistics.median(float(run[key]) for run in runs)
+            median["errors"] = sum(int(run["errors"]) for run in runs)
+            median["first_error"] = next((r["first_error"] for r in runs if r["errors"]), None)
+            median["requests"] = sum(int(run["requests"]) for run in runs)
+            results[name][level] = median
     return results
 
 
-def cleanup(project: Path | None, flask_container: str, images: list[str], workdir: Path) -> None:
+def print_results(results: dict[str, dict[int, dict[str, Any]]]) -> None:
+    for name, by_level in results.items():
+        for level, result in by_level.items():
+            failed = result["errors"]
+            errors = f"  ERRORS {failed}: {result['first_error']}" if failed else ""
+            print(
+                f"{name:<28} c={level:<3} {result['rps']:>7.0f} req/s   "
+                f"p50 {result['p50_ms']:>7.2f} ms   p99 {result['p99_ms']:>7.2f} ms   "
+                f"({result['requests']} requests){errors}",
+                flush=True,
+            )
+
+
+def cleanup(project: Path | None, containers: list[str], images: list[str], workdir: Path) -> None:
     """Stop what this run started; never touch other containers or images."""
 
     def quietly(args: list[str], cwd: Path | None = None) -> None:
@@ -329,7 +376,8 @@ def cleanup(project: Path | None, flask_container: str, images: list[str], workd
 
     if project is not None:
         quietly([sys.executable, "-m", "easy_sm", "local", "stop"], cwd=project)
-    quietly(["docker", "rm", "-f", flask_container])
+    for container in containers:
+        quietly(["docker", "rm", "-f", container])
     for image in reversed(images):
         quietly(["docker", "rmi", image])
     shutil.rmtree(workdir, ignore_errors=True)
@@ -337,17 +385,23 @@ def cleanup(project: Path | None, flask_container: str, images: list[str], workd
 
 def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(description="easy_sm serve vs Flask app.run")
-    parser.add_argument("--seconds", type=float, default=5.0, help="per concurrency level")
+    parser.add_argument("--seconds", type=float, default=3.0, help="per measurement")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (median)")
     parser.add_argument("--concurrency", default="1,8,32", help="comma-separated levels")
     parser.add_argument("--keep", action="store_true", help="keep the images afterwards")
+    parser.add_argument(
+        "--no-control", action="store_true", help="skip the control (wsgi.py on app.run's server)"
+    )
     args = parser.parse_args(argv)
     levels = [int(level) for level in args.concurrency.split(",")]
     if 8 not in levels:
         levels.append(8)
-    if not 0 < args.seconds <= 60 or not all(0 < level <= 256 for level in levels):
-        raise SystemExit("bench: --seconds must be in (0, 60], concurrency in (0, 256]")
+    if not 0 < args.seconds <= 60 or not 1 <= args.rounds <= 10:
+        raise SystemExit("bench: --seconds must be in (0, 60], --rounds in [1, 10]")
+    if not all(0 < level <= 256 for level in levels):
+        raise SystemExit("bench: concurrency levels must be in (0, 256]")
     tag = f"bench-{uuid.uuid4().hex[:8]}"
-    flask_container = f"{APP_NAME}-flask-{tag}"
+    containers = [f"{APP_NAME}-flask-{tag}", f"{APP_NAME}-control-{tag}"]
     workdir = Path(tempfile.mkdtemp(prefix="easy_sm-bench-serving-"))
     project: Path | None = None
     images: list[str] = []
@@ -358,30 +412,39 @@ def main(argv: list[str]) -> None:
         images.append(flask_image)
         model_dir = next(project.glob("*/easy_sm_base/local_test/test_dir/model"))
 
-        print(
-            f"\nclosed loop, one single-record text/csv request per round trip, "
-            f"{args.seconds:g} s per level, {os.cpu_count()} CPUs, client in its own process"
-        )
-        port = free_port()
-        easy_sm("--docker-tag", tag, "local", "deploy", "-p", str(port), cwd=project)
-        ours = measure_server("easy_sm serve (gunicorn)", port, levels, args.seconds)
-        easy_sm("local", "stop", "-p", str(port), cwd=project)
+        ours, flask, control = "easy_sm serve (gunicorn)", "Flask app.run (original)", ""
+        servers = {ours: free_port()}
+        easy_sm("--docker-tag", tag, "local", "deploy", "-p", str(servers[ours]), cwd=project)
+        servers[flask] = free_port()
+        start_flask(flask_image, model_dir, servers[flask], containers[0], "/opt/flask_serve.py")
+        if not args.no_control:
+            control = "control: wsgi.py on app.run"
+            servers[control] = free_port()
+            start_flask(
+                flask_image, model_dir, servers[control], containers[1], "/opt/werkzeug_serve.py"
+            )
 
-        port = free_port()
-        start_flask(flask_image, model_dir, port, flask_container)
-        flask = measure_server("Flask app.run (original)", port, levels, args.seconds)
-        run(["docker", "rm", "-f", flask_container])
+        print(
+            f"\nclosed loop from a separate process, keep-alive, one single-record text/csv "
+            f"request per round trip; {os.cpu_count()} CPUs; median of {args.rounds} "
+            f"interleaved {args.seconds:g} s runs per level"
+        )
+        results = measure_servers(servers, levels, args.seconds, args.rounds)
+        print_results(results)
+        if control:
+            ratio = results[ours][8]["rps"] / results[control][8]["rps"]
+            print(f"(control: the server alone, gunicorn vs app.run's, c=8: {ratio:.2f}x)")
 
         print()
         for level in levels:
-            ratio = ours[level]["rps"] / flask[level]["rps"]
-            p99 = "no worse" if ours[level]["p99_ms"] <= flask[level]["p99_ms"] else "WORSE"
-            print(f"c={level:<3} speedup {ratio:5.2f}x   p99 {p99}")
-        if ours[8]["errors"] or flask[8]["errors"]:
+            ratio = results[ours][level]["rps"] / results[flask][level]["rps"]
+            worse = results[ours][level]["p99_ms"] > results[flask][level]["p99_ms"]
+            print(f"c={level:<3} speedup {ratio:5.2f}x   p99 {'WORSE' if worse else 'no worse'}")
+        if results[ours][8]["errors"] or results[flask][8]["errors"]:
             print("bench: requests failed at concurrency 8; the ratio is not meaningful")
-        print(f"speedup_c8={ours[8]['rps'] / flask[8]['rps']:.2f}")
+        print(f"speedup_c8={results[ours][8]['rps'] / results[flask][8]['rps']:.2f}")
     finally:
-        cleanup(project, flask_container, [] if args.keep else images, workdir)
+        cleanup(project, containers, [] if args.keep else images, workdir)
 
 
 if __name__ == "__main__":

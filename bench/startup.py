@@ -40,7 +40,9 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=30)
     args = parser.parse_args()
 
-    script = shutil.which("easy_sm") or shutil.which("easy_sm", path=os.path.dirname(sys.executable))
+    script = shutil.which("easy_sm") or shutil.which(
+        "easy_sm", path=os.path.dirname(sys.executable)
+    )
     easy_sm = [script, "--help"] if script else [sys.executable, "-m", "easy_sm", "--help"]
     measure(easy_sm, 2)  # warm the file cache
     bare_t, bare_m = measure([sys.executable, "-c", "pass"], args.runs)

@@ -95,7 +95,6 @@ def train(
     """Train locally: `IMAGE train` with test_dir mounted at /opt/ml; prints the model folder
     (or model.tar.gz with --package-model)."""
     from easy_sm.docker.containers import run_foreground
-    from easy_sm.docker.engine import connect
     from easy_sm.docker.local_mode import (
         load_hyperparameters_file,
         read_text_head,
@@ -109,11 +108,10 @@ def train(
     values = load_hyperparameters_file(hyperparameters_file) if hyperparameters_file else {}
     values.update(parse_key_values(hyperparameters, "--hyperparameters"))
     local = _local_app(app_name)
-    engine = connect()
     spec, failure_file = training_spec(local, values, user_env)
     _announce(spec)
     sink = _container_output()
-    code = run_foreground(engine, spec, stdout=sink, stderr=sink)
+    code = run_foreground(spec, stdout=sink, stderr=sink)
     if code != 0:
         reason = read_text_head(failure_file)
         message = f"local training failed (container exit code {code})"
@@ -142,16 +140,14 @@ def process(
 ) -> None:
     """Run a processing script locally (`IMAGE process FILE`); prints the output folder."""
     from easy_sm.docker.containers import run_foreground
-    from easy_sm.docker.engine import connect
     from easy_sm.docker.local_mode import processing_spec, read_text_head
 
     user_env = parse_key_values(env, "--env", env_keys=True)
     local = _local_app(app_name)
-    engine = connect()
     spec = processing_spec(local, file, user_env)
     _announce(spec)
     sink = _container_output()
-    code = run_foreground(engine, spec, stdout=sink, stderr=sink)
+    code = run_foreground(spec, stdout=sink, stderr=sink)
     if code != 0:
         message_file = local.test_dir / "output" / "message"
         message = f"local processing failed (container exit code {code})"
@@ -177,17 +173,15 @@ def run(
     through; easy_sm exits with the command's exit code.
     """
     from easy_sm.docker.containers import run_foreground, stream_to
-    from easy_sm.docker.engine import connect
     from easy_sm.docker.local_mode import run_spec
 
     user_env = parse_key_values(env, "--env", env_keys=True)
     if not command:
         raise UsageError("no command given", "e.g. easy_sm local run -- python -V")
     local = _local_app(app_name)
-    engine = connect()
     spec = run_spec(local, command, user_env)
     _announce(spec)
-    code = run_foreground(engine, spec, stdout=stream_to(sys.stdout), stderr=stream_to(sys.stderr))
+    code = run_foreground(spec, stdout=stream_to(sys.stdout), stderr=stream_to(sys.stderr))
     if code != 0:
         raise JobFailedError(f"command exited with code {code}", exit_code=code)
 

@@ -111,12 +111,57 @@ def _remove(container: Any) -> None:
             raise
 
 
-def run_foreground(engine: Any, spec: RunSpec, *, stdout: Sink, stderr: Sink) -> int:
+def container_config(spec: RunSpec) -> dict[str, Any]:
+    """The Engine API's container-create body for a foreground `spec`."""
+    binds = [f"{m.source}:{m.target}{':ro' if m.read_only else ''}" for m in spec.mounts]
+    return {
+        "Image": spec.image,
+        "Cmd": spec.command,
+        "Env": [f"{key}={value}" for key, value in spec.environment.items()],
+        "User": spec.user or "",
+        "Labels": spec.all_labels(),
+        "Tty": False,
+        "OpenStdin": False,
+        "AttachStdout": True,
+        "AttachStderr": True,
+        "HostConfig": {"Binds": binds},
+    }
+
+
+def run_foreground(spec: RunSpec, *, stdout: Sink, stderr: Sink) -> int:
     """Run `spec` to completion, streaming its output live; return its exit code.
 
     The container is removed afterwards. Ctrl-C stops it (SIGTERM, SIGKILL after 10 s),
-    removes it and raises InterruptedByUser.
+    removes it and raises InterruptedByUser. A local engine is driven through its unix socket
+    with the standard library (fast start); any other DOCKER_HOST through the Docker SDK.
     """
+    from easy_sm.docker.engine_api import EngineApi, unix_socket_path
+
+    socket_path = unix_socket_path()
+    if socket_path is None:
+        from easy_sm.docker.engine import connect
+
+        return _run_foreground_sdk(connect(), spec, stdout=stdout, stderr=stderr)
+    api = EngineApi(socket_path)
+    api.ping()
+    container_id = api.create(spec.name, container_config(spec))
+    try:
+        api.start(container_id)
+        for stream, chunk in api.follow_logs(container_id):
+            (stderr if stream == 2 else stdout)(chunk)
+        return api.wait(container_id)
+    except KeyboardInterrupt:
+        try:
+            api.stop(container_id, STOP_GRACE_SECONDS)
+        finally:
+            api.remove(container_id)
+        raise InterruptedByUser(f"interrupted: stopped and removed container {spec.name}") from None
+    finally:
+        api.remove(container_id)
+
+
+def _run_foreground_sdk(engine: Any, spec: RunSpec, *, stdout: Sink, stderr: Sink) -> int:
+    """run_foreground through the Docker SDK (engines reached over TCP or SSH)."""
     container = _create(engine, spec)
     try:
         with docker_errors(f"running {spec.image}"):

@@ -28,7 +28,7 @@ SETOSA = "5.1,3.5,1.4,0.2"
 VIRGINICA = "6.7,3.0,5.2,2.3"
 
 # A test-only inference.py: the example's hooks, slowed down or broken on demand.
-SLOW_INFERENCE = '''\
+SLOW_INFERENCE = """\
 import os
 import time
 
@@ -45,7 +45,7 @@ def model_fn(model_dir):
 def predict_fn(data, model):
     time.sleep(float(os.environ.get("TEST_PREDICT_SECONDS", "0")))
     return model.predict(data)
-'''
+"""
 
 
 @pytest.fixture(scope="module")
@@ -144,7 +144,7 @@ def wait_until_healthy(server: Server, timeout: float = 60) -> None:
 def post(
     session: requests.Session | None,
     url: str,
-    body: str | bytes,
+    body: str | bytes | Iterator[bytes],
     content_type: str = "text/csv",
     accept: str | None = None,
 ) -> requests.Response:

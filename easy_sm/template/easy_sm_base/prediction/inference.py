@@ -1,11 +1,18 @@
-"""Your inference code. The model server (`serve`, managed by easy_sm) calls these hooks.
+"""Your inference code. The model server (`serve` + `wsgi.py`, managed by easy_sm) calls these
+hooks; edit them freely, the server plumbing is refreshed by `easy_sm update-scripts`.
 
-- `model_fn(model_dir)`: load the model once per server worker from `model_dir`
-  (/opt/ml/model, where SageMaker extracts model.tar.gz).
-- `predict_fn(data, model)`: predictions for a 2-D array of features (one row per record).
+- `model_fn(model_dir)`: load the model, once per server worker, from `model_dir`
+  (/opt/ml/model, where SageMaker extracts model.tar.gz). If it raises, the server stops and
+  the traceback is in the container's log.
+- `predict_fn(data, model)`: predictions for `data`, by default a 2-D float array with one row
+  per record. An exception here answers 500 and logs the traceback; the server goes on.
 
-Optionally define `input_fn(body, content_type)` and/or `output_fn(predictions, accept)` to
-replace the built-in CSV/JSON handling of the server.
+Optionally define, to replace the built-in text/csv, application/json and
+application/jsonlines handling:
+- `input_fn(body: bytes, content_type: str)`: decode a request; raise ValueError for a
+  malformed one (answered 400).
+- `output_fn(predictions, accept: str)`: encode the answer; return bytes/str (sent as the
+  `accept` type) or a `(body, content_type)` tuple.
 """
 
 from __future__ import annotations
