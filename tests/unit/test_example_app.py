@@ -43,7 +43,7 @@ def test_training_fits_a_model_that_predicts_the_iris_classes(tmp_path: Path) ->
 
 def test_training_without_csv_files_fails_with_a_clear_message(tmp_path: Path) -> None:
     training = load(TEMPLATE / "training" / "training.py", "example_training2")
-    with pytest.raises(ValueError, match="no .csv files"):
+    with pytest.raises(ValueError, match=r"no \.csv files"):
         training.train(str(tmp_path), str(tmp_path / "model"))
 
 
