@@ -20,7 +20,14 @@ import typer
 
 from easy_sm import console
 from easy_sm.commands.helpers import get_iam_role, load_project, parse_key_values
-from easy_sm.commands.options import AppNameOption, EnvOption, IamRoleOption, JsonOption
+from easy_sm.commands.options import (
+    AppNameOption,
+    EnvOption,
+    HyperparametersFileOption,
+    HyperparametersOption,
+    IamRoleOption,
+    JsonOption,
+)
 from easy_sm.errors import UsageError
 
 if TYPE_CHECKING:
@@ -139,13 +146,8 @@ def train(
     instance_count: InstanceCountOption = 1,
     no_wait: NoWaitOption = False,
     logs: LogsOption = True,
-    hyperparameters: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--hyperparameters",
-            help="Hyperparameter KEY=VALUE, or @file.json (a JSON object); repeatable.",
-        ),
-    ] = None,
+    hyperparameters: HyperparametersOption = None,
+    hyperparameters_file: HyperparametersFileOption = None,
     channel: Annotated[
         list[str] | None,
         typer.Option("--channel", help="Extra input channel NAME=s3://bucket/prefix; repeatable."),
@@ -167,7 +169,8 @@ def train(
     tag: TagOption = None,
 ) -> None:
     """Train on SageMaker; wait (streaming logs) and print the model's S3 path."""
-    from easy_sm.sagemaker.training import parse_channels, parse_hyperparameters
+    from easy_sm import hyperparameters as hps
+    from easy_sm.sagemaker.training import parse_channels
 
     spec = {
         "input_s3": input_s3_dir,
@@ -175,7 +178,7 @@ def train(
         "instance_type": ec2_type,
         "base_job_name": base_job_name,
         "instance_count": instance_count,
-        "hyperparameters": parse_hyperparameters(hyperparameters),
+        "hyperparameters": hps.parse(hyperparameters, hyperparameters_file),
         "channels": parse_channels(channel),
         "environment": parse_key_values(env, "--env", env_keys=True),
         "tags": parse_key_values(tag, "--tag"),

@@ -5,14 +5,18 @@ from __future__ import annotations
 
 import shlex
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from easy_sm import console
 from easy_sm.commands.helpers import load_project, parse_key_values
-from easy_sm.commands.options import AppNameOption, EnvOption
+from easy_sm.commands.options import (
+    AppNameOption,
+    EnvOption,
+    HyperparametersFileOption,
+    HyperparametersOption,
+)
 from easy_sm.errors import JobFailedError, UsageError
 
 if TYPE_CHECKING:
@@ -68,21 +72,8 @@ def _container_output() -> Sink:
 @local_app.command()
 def train(
     app_name: AppNameOption = None,
-    hyperparameters: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--hyperparameters",
-            "--hp",
-            help="Hyperparameter KEY=VALUE (repeatable; wins over --hyperparameters-file).",
-        ),
-    ] = None,
-    hyperparameters_file: Annotated[
-        Path | None,
-        typer.Option(
-            "--hyperparameters-file",
-            help="JSON object of hyperparameters (non-string values are JSON-encoded).",
-        ),
-    ] = None,
+    hyperparameters: HyperparametersOption = None,
+    hyperparameters_file: HyperparametersFileOption = None,
     env: EnvOption = None,
     package_model: Annotated[
         bool,
@@ -94,19 +85,18 @@ def train(
 ) -> None:
     """Train locally: `IMAGE train` with test_dir mounted at /opt/ml; prints the model folder
     (or model.tar.gz with --package-model)."""
+    from easy_sm import hyperparameters as hps
     from easy_sm.docker.containers import run_foreground
-    from easy_sm.docker.local_mode import (
-        load_hyperparameters_file,
-        read_text_head,
-        training_spec,
-    )
     from easy_sm.docker.local_mode import (
         package_model as make_tarball,
     )
+    from easy_sm.docker.local_mode import (
+        read_text_head,
+        training_spec,
+    )
 
     user_env = parse_key_values(env, "--env", env_keys=True)
-    values = load_hyperparameters_file(hyperparameters_file) if hyperparameters_file else {}
-    values.update(parse_key_values(hyperparameters, "--hyperparameters"))
+    values = hps.parse(hyperparameters, hyperparameters_file)
     local = _local_app(app_name)
     spec, failure_file = training_spec(local, values, user_env)
     _announce(spec)

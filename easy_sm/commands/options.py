@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -21,3 +22,18 @@ EnvOption = Annotated[
     typer.Option("--env", help="Environment variable KEY=VALUE for the container (repeatable)."),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of plain lines.")]
+HyperparametersOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--hyperparameters",
+        "--hp",
+        help="Hyperparameter KEY=VALUE, or @file.json (a JSON object); repeatable.",
+    ),
+]
+HyperparametersFileOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--hyperparameters-file",
+        help="JSON object of hyperparameters (the --hyperparameters items win over it).",
+    ),
+]

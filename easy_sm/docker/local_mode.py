@@ -24,6 +24,7 @@ from typing import Any
 
 from easy_sm.docker.containers import Mount, RunSpec, invoking_user
 from easy_sm.errors import ConfigError, UsageError
+from easy_sm.hyperparameters import stringify
 
 OPT_ML = "/opt/ml"
 CURRENT_HOST = "algo-1"
@@ -66,33 +67,6 @@ class LocalApp:
                 "or run `easy_sm init --force` to restore the template",
             )
         return self.test_dir
-
-
-def stringify(value: object) -> str:
-    """A hyperparameter as SageMaker passes it: strings as they are, the rest JSON-encoded."""
-    return value if isinstance(value, str) else json.dumps(value)
-
-
-def load_hyperparameters_file(path: Path) -> dict[str, str]:
-    """A JSON object of hyperparameters, stringified; UsageError naming the problem."""
-    option = "--hyperparameters-file"
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise UsageError(f"{option} {path}: no such file", "check the path") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"{option} {path}: cannot read it ({exc})", "check the file") from None
-    except json.JSONDecodeError as exc:
-        raise UsageError(
-            f"{option} {path}: invalid JSON at line {exc.lineno}: {exc.msg}",
-            'write a JSON object, e.g. {"C": 0.5, "max_iter": 100}',
-        ) from None
-    if not isinstance(data, dict):
-        raise UsageError(
-            f"{option} {path}: expected a JSON object, got {type(data).__name__}",
-            'write a JSON object, e.g. {"C": 0.5}',
-        )
-    return {str(key): stringify(value) for key, value in data.items()}
 
 
 def decode(value: str) -> Any:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from easy_sm import console
@@ -18,9 +16,6 @@ if TYPE_CHECKING:
 
 DEFAULT_CHANNEL = "training"
 CHECKPOINT_DIR = "/opt/ml/checkpoints"
-MAX_HP_KEY = 256
-MAX_HP_VALUE = 2500
-MAX_HPS = 100
 MAX_ENV_VALUE = 512
 
 
@@ -44,56 +39,6 @@ class TrainingSpec:
     spot: bool = False
     max_wait_seconds: int | None = None
     checkpoint_s3: str | None = None
-
-
-def _hp_value(value: object) -> str:
-    """SageMaker wants strings; non-strings are JSON-encoded (the training toolkit decodes)."""
-    return value if isinstance(value, str) else json.dumps(value)
-
-
-def parse_hyperparameters(items: list[str] | None) -> dict[str, str]:
-    """`--hyperparameters k=v` (repeatable) and `--hyperparameters @params.json` (a JSON
-    object; later items override earlier ones). Every value becomes a string."""
-    parsed: dict[str, str] = {}
-    for item in items or []:
-        if item.startswith("@"):
-            path = Path(item[1:])
-            try:
-                data = json.loads(path.read_text(encoding="utf-8"))
-            except OSError as exc:
-                raise UsageError(
-                    f"--hyperparameters {item}: cannot read {path}: {exc.strerror}",
-                    "give @path/to/hyperparameters.json",
-                ) from None
-            except json.JSONDecodeError as exc:
-                raise UsageError(
-                    f"--hyperparameters {item}: invalid JSON at line {exc.lineno}: {exc.msg}",
-                    'write a JSON object, e.g. {"epochs": 10}',
-                ) from None
-            if not isinstance(data, dict):
-                raise UsageError(
-                    f"--hyperparameters {item}: expected a JSON object",
-                    'write a JSON object, e.g. {"epochs": 10}',
-                )
-            parsed.update({str(k): _hp_value(v) for k, v in data.items()})
-            continue
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise UsageError(
-                f"--hyperparameters {item!r}: expected KEY=VALUE or @file.json",
-                "e.g. --hyperparameters epochs=10",
-            )
-        parsed[key] = value
-    if len(parsed) > MAX_HPS:
-        raise UsageError(f"{len(parsed)} hyperparameters given", f"SageMaker takes {MAX_HPS}")
-    for key, value in parsed.items():
-        if len(key) > MAX_HP_KEY or len(value) > MAX_HP_VALUE:
-            raise UsageError(
-                f"hyperparameter {key[:40]!r} is too long",
-                f"keys take {MAX_HP_KEY} characters, values {MAX_HP_VALUE}: "
-                "put big values in an S3 file",
-            )
-    return parsed
 
 
 def parse_channels(items: list[str] | None) -> dict[str, str]:

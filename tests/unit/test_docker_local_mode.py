@@ -14,12 +14,10 @@ from easy_sm.docker.containers import RunSpec
 from easy_sm.docker.local_mode import (
     LocalApp,
     job_name,
-    load_hyperparameters_file,
     package_model,
     processing_spec,
     run_spec,
     serving_spec,
-    stringify,
     training_spec,
 )
 from easy_sm.errors import ConfigError, UsageError
@@ -36,29 +34,6 @@ def local(tmp_path: Path) -> LocalApp:
     (base / "processing").mkdir(parents=True)
     (base / "processing" / "job.py").write_text("print(1)\n")
     return LocalApp("my_app", "my-app:latest", test_dir, base, "", "eu-west-2")
-
-
-def test_hyperparameters_are_stringified_like_sagemaker() -> None:
-    assert stringify("a") == "a"
-    assert stringify(0.5) == "0.5"
-    assert stringify(True) == "true"
-    assert stringify([1, "x"]) == '[1, "x"]'
-    assert stringify({"k": None}) == '{"k": null}'
-
-
-def test_hyperparameters_file_must_be_a_json_object(tmp_path: Path) -> None:
-    good = tmp_path / "hp.json"
-    good.write_text('{"lr": 0.1, "name": "x", "layers": [1, 2]}')
-    assert load_hyperparameters_file(good) == {"lr": "0.1", "name": "x", "layers": "[1, 2]"}
-    bad = tmp_path / "bad.json"
-    bad.write_text("[1]")
-    with pytest.raises(UsageError, match="expected a JSON object"):
-        load_hyperparameters_file(bad)
-    bad.write_text("{oops")
-    with pytest.raises(UsageError, match="invalid JSON at line 1"):
-        load_hyperparameters_file(bad)
-    with pytest.raises(UsageError, match="no such file"):
-        load_hyperparameters_file(tmp_path / "missing.json")
 
 
 def test_job_names_are_valid_sagemaker_names() -> None:

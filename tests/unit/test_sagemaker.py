@@ -91,36 +91,6 @@ def test_bad_s3_uris_are_usage_errors_naming_the_option(uri: str) -> None:
 # --- option parsing -------------------------------------------------------------------------
 
 
-def test_hyperparameters_from_pairs_and_json_file_are_all_strings(tmp_path: Path) -> None:
-    path = tmp_path / "hp.json"
-    path.write_text(json.dumps({"epochs": 3, "dropout": 0.5, "name": "x", "on": True}))
-    parsed = training.parse_hyperparameters([f"@{path}", "epochs=5", "eq=a=b"])
-    assert parsed == {"epochs": "5", "dropout": "0.5", "name": "x", "on": "true", "eq": "a=b"}
-
-
-@pytest.mark.parametrize(
-    ("content", "message"),
-    [("[1, 2]", "expected a JSON object"), ("{bad", "invalid JSON at line 1")],
-)
-def test_bad_hyperparameter_files_are_usage_errors(
-    tmp_path: Path, content: str, message: str
-) -> None:
-    path = tmp_path / "hp.json"
-    path.write_text(content)
-    with pytest.raises(UsageError, match=re.escape(message)):
-        training.parse_hyperparameters([f"@{path}"])
-
-
-def test_missing_hyperparameter_file_is_a_usage_error(tmp_path: Path) -> None:
-    with pytest.raises(UsageError, match="cannot read"):
-        training.parse_hyperparameters([f"@{tmp_path / 'nope.json'}"])
-
-
-def test_too_long_hyperparameter_value_is_refused() -> None:
-    with pytest.raises(UsageError, match="too long"):
-        training.parse_hyperparameters([f"k={'x' * 2501}"])
-
-
 def test_training_environment_value_limit_is_512() -> None:
     spec = training.TrainingSpec(
         image_uri=IMAGE,

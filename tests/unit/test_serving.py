@@ -339,7 +339,7 @@ def test_a_model_error_answers_500_logs_the_traceback_and_serving_goes_on(
     [
         ("GET", "/invocations", 405, "POST"),
         ("POST", "/ping", 405, "GET, HEAD"),
-        ("POST", "/execution-parameters", 405, "GET"),
+        ("POST", "/execution-parameters", 405, "GET, HEAD"),
         ("GET", "/predict", 404, None),
     ],
 )

@@ -288,6 +288,20 @@ def test_sigterm_lets_the_request_in_flight_finish_then_exits(launcher: Launcher
     assert "Handling signal: term" in server.output()
 
 
+def test_access_log_is_off_by_default_and_on_with_easy_sm_access_log(
+    launcher: Launcher,
+) -> None:
+    quiet = launcher.start()
+    loud = launcher.start({"EASY_SM_ACCESS_LOG": "true"})
+    for server in (quiet, loud):
+        assert post(None, server.url, SETOSA).status_code == 200
+    deadline = time.monotonic() + 10
+    while '"POST /invocations HTTP/1.1" 200' not in loud.output():
+        assert time.monotonic() < deadline, loud.output()
+        time.sleep(0.1)
+    assert "POST /invocations" not in quiet.output()
+
+
 def test_execution_parameters_default_to_one_transform_per_worker(launcher: Launcher) -> None:
     server = launcher.start({"SAGEMAKER_MODEL_SERVER_WORKERS": ""})
     parameters = json.loads(requests.get(f"{server.url}/execution-parameters", timeout=10).text)

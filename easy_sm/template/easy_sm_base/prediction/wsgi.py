@@ -284,7 +284,7 @@ class ModelServer:
                 )
             if path == "/execution-parameters":
                 if method not in ("GET", "HEAD"):
-                    raise HttpError(405, "use GET /execution-parameters", [("Allow", "GET")])
+                    raise HttpError(405, "use GET /execution-parameters", [("Allow", "GET, HEAD")])
                 return self.execution_parameters(start_response)
             raise HttpError(404, f"no such path {path!r}: use /ping and /invocations")
         except HttpError as exc:
@@ -295,7 +295,7 @@ class ModelServer:
         params = {
             "MaxConcurrentTransforms": self.max_concurrent_transforms,
             "BatchStrategy": "MULTI_RECORD",
-            "MaxPayloadInMB": int(self.max_payload_mb),
+            "MaxPayloadInMB": max(1, int(self.max_payload_mb)),
         }
         return _answer(start_response, "200 OK", json.dumps(params).encode(), JSON)
 
