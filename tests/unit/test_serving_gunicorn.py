@@ -258,11 +258,16 @@ def test_ping_stays_fast_while_a_long_prediction_runs(launcher: Launcher) -> Non
 def test_a_failing_model_fn_stops_the_server_with_the_traceback_in_its_log(
     launcher: Launcher,
 ) -> None:
-    server = launcher.start({"TEST_LOAD_FAILS": "1"}, slow_hooks=True, wait=False)
-    assert server.process.wait(30) != 0
+    server = launcher.start(
+        {"TEST_LOAD_FAILS": "1", "SAGEMAKER_MODEL_SERVER_WORKERS": "2"},
+        slow_hooks=True,
+        wait=False,
+    )
+    assert server.process.wait(30) == 3  # gunicorn's "worker failed to boot"
     output = server.output()
-    assert "Traceback (most recent call last)" in output
+    assert "model_fn('" in output and "failed; the model server cannot serve" in output
     assert "RuntimeError: cannot load the model (test)" in output
+    assert "HaltServer" not in output  # the cause, not gunicorn's internals
 
 
 def test_sigterm_lets_the_request_in_flight_finish_then_exits(launcher: Launcher) -> None:
