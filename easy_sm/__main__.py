@@ -6,6 +6,7 @@ boto3, botocore, docker or rich. Services import them inside the functions that 
 
 from __future__ import annotations
 
+import os
 import sys
 import traceback
 from typing import Annotated, Any
@@ -48,14 +49,18 @@ class _ErrorBoundaryGroup(TyperGroup):
             raise typer.Exit(1) from None
 
 
-app = typer.Typer(
-    cls=_ErrorBoundaryGroup,
-    help="easy_sm: build, run locally and deploy your ML code on AWS SageMaker.",
-    no_args_is_help=True,
-    rich_markup_mode=None,
-    pretty_exceptions_enable=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
+def _new_app() -> typer.Typer:
+    return typer.Typer(
+        cls=_ErrorBoundaryGroup,
+        help="easy_sm: build, run locally and deploy your ML code on AWS SageMaker.",
+        no_args_is_help=True,
+        rich_markup_mode=None,
+        pretty_exceptions_enable=False,
+        context_settings={"help_option_names": ["-h", "--help"]},
+    )
+
+
+app = _new_app()
 
 
 def _print_version(value: bool) -> None:
@@ -98,19 +103,51 @@ def main(
     console.verbosity.debug = debug or console.verbosity.debug
 
 
-initialize.register(app)
-update.register(app)
-build.register(app)
-push.register(app)
-cloud.register(app)
-local.register(app)
+COMMAND_MODULES = (initialize, update, build, push, cloud, local)
+for _module in COMMAND_MODULES:
+    _module.register(app)
+
+# Which module registers a top-level command (the rest are cloud's).
+_MODULE_OF = {"init": initialize, "update-scripts": update, "build": build, "push": push}
+_MODULE_OF["local"] = local
+
+
+def app_for(args: list[str]) -> typer.Typer:
+    """The app to run `args` with: one holding only the requested command's module when the
+    command is named (Typer introspects every registered command's signature on each run, so
+    this keeps `easy_sm local train` from paying for the 20 others), else the full app (help,
+    completion, unknown commands)."""
+    if "_EASY_SM_COMPLETE" in os.environ:
+        return app
+    index = 0
+    while index < len(args):
+        token = args[index]
+        if token in ("-h", "--help", "--version") or token.startswith("--install-completion"):
+            return app
+        if token == "--docker-tag":
+            index += 2
+            continue
+        if token.startswith("-"):
+            index += 1
+            continue
+        narrow = _new_app()
+        narrow.callback()(main)
+        if token in _MODULE_OF:
+            _MODULE_OF[token].register(narrow)
+        elif token in cloud.COMMANDS:
+            cloud.register(narrow, only=token)
+        else:
+            return app
+        return narrow
+    return app
 
 
 def cli() -> None:
     """Console-script entry point."""
-    if "--debug" in sys.argv[1:]:
+    args = sys.argv[1:]
+    if "--debug" in args:
         console.verbosity.debug = True
-    app(prog_name="easy_sm")
+    app_for(args)(args, prog_name="easy_sm")
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -558,19 +559,28 @@ def stop_training_job(
     console.result(_client(app_name).stop_training_job(job_name))
 
 
-def register(app: typer.Typer) -> None:
-    """Add this module's commands to the root app."""
-    app.command("upload-data")(upload_data)
-    app.command("train")(train)
-    app.command("deploy")(deploy)
-    app.command("deploy-serverless")(deploy_serverless)
-    app.command("batch-transform")(batch_transform)
-    app.command("process")(process)
-    app.command("run", context_settings={"allow_interspersed_args": False})(run)
-    app.command("list-endpoints")(list_endpoints)
-    app.command("list-training-jobs")(list_training_jobs)
-    app.command("get-model-artifacts")(get_model_artifacts)
-    app.command("delete-endpoint")(delete_endpoint)
-    app.command("invoke")(invoke)
-    app.command("logs")(logs)
-    app.command("stop-training-job")(stop_training_job)
+# name -> (function, extra command settings); `easy_sm <name>` registers just its own.
+_COMMANDS: dict[str, tuple[Callable[..., None], dict[str, Any]]] = {
+    "upload-data": (upload_data, {}),
+    "train": (train, {}),
+    "deploy": (deploy, {}),
+    "deploy-serverless": (deploy_serverless, {}),
+    "batch-transform": (batch_transform, {}),
+    "process": (process, {}),
+    "run": (run, {"context_settings": {"allow_interspersed_args": False}}),
+    "list-endpoints": (list_endpoints, {}),
+    "list-training-jobs": (list_training_jobs, {}),
+    "get-model-artifacts": (get_model_artifacts, {}),
+    "delete-endpoint": (delete_endpoint, {}),
+    "invoke": (invoke, {}),
+    "logs": (logs, {}),
+    "stop-training-job": (stop_training_job, {}),
+}
+COMMANDS = tuple(_COMMANDS)
+
+
+def register(app: typer.Typer, only: str | None = None) -> None:
+    """Add this module's commands (or just `only`) to the root app."""
+    for name, (function, settings) in _COMMANDS.items():
+        if only is None or name == only:
+            app.command(name, **settings)(function)

@@ -51,3 +51,35 @@ def test_errors_show_no_traceback_unless_debug(runner: CliRunner) -> None:
     debug = runner.invoke(app, ["--debug", "update-scripts"])
     assert debug.exit_code == 3
     assert "Traceback" in debug.stderr
+
+
+def _command_names(args: list[str]) -> set[str]:
+    import typer.main
+
+    from easy_sm.__main__ import app_for
+
+    group = typer.main.get_command(app_for(args))
+    return set(group.commands)  # type: ignore[attr-defined]
+
+
+def test_a_named_command_loads_only_its_own_commands() -> None:
+    assert _command_names(["-q", "--docker-tag", "v1", "train", "-n", "x"]) == {"train"}
+    assert _command_names(["local", "train"]) == {"local"}
+    assert _command_names(["--verbose", "init"]) == {"init"}
+
+
+def test_help_completion_and_unknown_commands_get_the_full_app() -> None:
+    full = _command_names([])
+    assert {"init", "build", "push", "train", "deploy", "local", "logs"} <= full
+    for args in (["--help"], ["-h", "train"], ["nope"], ["--version"]):
+        assert _command_names(args) == full
+
+
+def test_the_console_script_runs_a_named_command_end_to_end() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "easy_sm", "--docker-tag", "bad tag", "local", "stop"],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 2
+    assert "error: --docker-tag 'bad tag' is not a valid Docker tag" in done.stderr
