@@ -9,7 +9,6 @@ follow logs, wait, remove), so they make them directly. Engines reached over TCP
 
 from __future__ import annotations
 
-import http.client
 import json
 import os
 import socket
@@ -34,17 +33,72 @@ def unix_socket_path() -> str | None:
     return None
 
 
-class _UnixConnection(http.client.HTTPConnection):
-    def __init__(self, path: str, timeout: float | None) -> None:
-        super().__init__("localhost", timeout=timeout)
-        self._socket_path = path
+class _Response:
+    """An HTTP/1.1 response read off the socket: status, headers, and a body that handles
+    Content-Length and chunked transfer (what the Engine API uses)."""
 
-    def connect(self) -> None:
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        if self.timeout is not None:
-            sock.settimeout(self.timeout)
-        sock.connect(self._socket_path)
-        self.sock = sock
+    def __init__(self, sock: socket.socket) -> None:
+        self._sock = sock
+        self._file = sock.makefile("rb")
+        status_line = self._file.readline(65537).decode("latin-1")
+        parts = status_line.split(" ", 2)
+        if len(parts) < 2 or not parts[1].isdigit():
+            raise OSError(f"malformed HTTP status line from the engine: {status_line!r}")
+        self.status = int(parts[1])
+        headers: dict[str, str] = {}
+        while True:
+            line = self._file.readline(65537).decode("latin-1").strip()
+            if not line:
+                break
+            name, _, value = line.partition(":")
+            headers[name.strip().lower()] = value.strip()
+        self._chunked = headers.get("transfer-encoding", "").lower() == "chunked"
+        length = headers.get("content-length")
+        self._remaining = int(length) if length and length.isdigit() else None
+        if self.status in (204, 304) or (self._remaining is None and not self._chunked):
+            self._remaining = 0 if self.status in (204, 304) else None
+        self._chunk_left = 0
+        self._done = self._remaining == 0
+
+    def _read_chunked(self, size: int) -> bytes:
+        out = bytearray()
+        while len(out) < size and not self._done:
+            if self._chunk_left == 0:
+                header = self._file.readline(65537).split(b";", 1)[0].strip()
+                self._chunk_left = int(header or b"0", 16)
+                if self._chunk_left == 0:
+                    self._file.readline(65537)  # the empty line after the last chunk
+                    self._done = True
+                    break
+            piece = self._file.read(min(self._chunk_left, size - len(out)))
+            if not piece:
+                self._done = True
+                break
+            out += piece
+            self._chunk_left -= len(piece)
+            if self._chunk_left == 0:
+                self._file.readline(65537)  # CRLF closing the chunk
+        return bytes(out)
+
+    def read(self, size: int = -1) -> bytes:
+        """Up to `size` bytes of the body (all of it with -1); fewer only at its end."""
+        if self._done:
+            return b""
+        if self._chunked:
+            return self._read_chunked(size if size >= 0 else 1 << 62)
+        if self._remaining is None:  # body delimited by the connection closing
+            data = self._file.read() if size < 0 else self._file.read(size)
+            self._done = not data
+            return data
+        want = self._remaining if size < 0 else min(size, self._remaining)
+        data = self._file.read(want)
+        self._remaining -= len(data)
+        self._done = self._remaining == 0 or not data
+        return data
+
+    def close(self) -> None:
+        self._file.close()
+        self._sock.close()
 
 
 class EngineApi:
@@ -56,39 +110,41 @@ class EngineApi:
     def _request(
         self, method: str, path: str, body: Any = None, *, timeout: float | None = 60
     ) -> tuple[int, bytes]:
-        response, conn = self._open(method, path, body, timeout=timeout)
+        response = self._open(method, path, body, timeout=timeout)
         try:
             return response.status, response.read()
         finally:
-            conn.close()
+            response.close()
 
     def _open(
         self, method: str, path: str, body: Any = None, *, timeout: float | None = 60
-    ) -> tuple[http.client.HTTPResponse, http.client.HTTPConnection]:
-        conn = _UnixConnection(self.socket_path, timeout)
-        headers = {"Host": "docker"}
-        payload = None
+    ) -> _Response:
+        payload = json.dumps(body).encode() if body is not None else b""
+        head = f"{method} {path} HTTP/1.1\r\nHost: docker\r\nConnection: close\r\n"
         if body is not None:
-            payload = json.dumps(body).encode()
-            headers["Content-Type"] = "application/json"
+            head += "Content-Type: application/json\r\n"
+        head += f"Content-Length: {len(payload)}\r\n\r\n"
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(timeout)
         try:
-            conn.request(method, path, body=payload, headers=headers)
-            return conn.getresponse(), conn
+            sock.connect(self.socket_path)
+            sock.sendall(head.encode("latin-1") + payload)
+            return _Response(sock)
         except PermissionError:
-            conn.close()
+            sock.close()
             raise DockerError(
                 f"permission denied on the Docker socket ({self.socket_path})",
                 "add your user to the docker group (`sudo usermod -aG docker $USER`, then log "
                 "in again) or use rootless Docker",
             ) from None
         except (FileNotFoundError, ConnectionRefusedError):
-            conn.close()
+            sock.close()
             raise DockerError(
                 f"the Docker engine is not running or not reachable at unix://{self.socket_path}",
                 START_HINT,
             ) from None
         except OSError as exc:
-            conn.close()
+            sock.close()
             raise DockerError(f"talking to the Docker engine failed: {exc}", START_HINT) from None
 
     @staticmethod
@@ -124,7 +180,7 @@ class EngineApi:
 
     def follow_logs(self, container_id: str) -> Iterator[tuple[int, bytes]]:
         """(stream, chunk) pairs, stream 1 = stdout and 2 = stderr, until the container ends."""
-        response, conn = self._open(
+        response = self._open(
             "GET",
             f"/containers/{container_id}/logs?follow=1&stdout=1&stderr=1",
             timeout=None,
@@ -141,7 +197,7 @@ class EngineApi:
                 if chunk:
                     yield stream, chunk
         finally:
-            conn.close()
+            response.close()
 
     def wait(self, container_id: str) -> int:
         status, body = self._request("POST", f"/containers/{container_id}/wait", timeout=None)
