@@ -73,6 +73,14 @@ EndpointOption = Annotated[
     str, typer.Option("--endpoint-name", "-n", help="Name of the SageMaker endpoint.")
 ]
 
+Ec2TypeOption = Annotated[
+    str, typer.Option("--ec2-type", "-e", help="Instance type, e.g. ml.m5.large.")
+]
+BaseJobNameOption = Annotated[
+    str,
+    typer.Option("--base-job-name", "-n", help="Base of the job name (a timestamp is appended)."),
+]
+
 SPLIT_TYPES = ("None", "Line", "RecordIO", "TFRecord")
 
 
@@ -133,15 +141,8 @@ def train(
     output_s3_dir: Annotated[
         str, typer.Option("--output-s3-dir", "-o", help="S3 prefix for the model artifacts.")
     ],
-    ec2_type: Annotated[
-        str, typer.Option("--ec2-type", "-e", help="Instance type, e.g. ml.m5.large.")
-    ],
-    base_job_name: Annotated[
-        str,
-        typer.Option(
-            "--base-job-name", "-n", help="Base of the job name (a timestamp is appended)."
-        ),
-    ],
+    ec2_type: Ec2TypeOption,
+    base_job_name: BaseJobNameOption,
     iam_role_arn: IamRoleOption = None,
     app_name: AppNameOption = None,
     instance_count: InstanceCountOption = 1,
@@ -242,7 +243,7 @@ def batch_transform(
     s3_output_location: Annotated[
         str, typer.Option("--s3-output-location", "-o", help="S3 prefix for the predictions.")
     ],
-    ec2_type: Annotated[str, typer.Option("--ec2-type", "-e", help="Instance type.")],
+    ec2_type: Ec2TypeOption,
     num_instances: Annotated[
         int, typer.Option("--num-instances", min=1, help="Number of instances.")
     ] = 1,
@@ -329,7 +330,6 @@ def _processing(
     console.result(name)
 
 
-Ec2TypeOption = Annotated[str, typer.Option("--ec2-type", "-e", help="Instance type.")]
 ProcessInputOption = Annotated[
     str | None,
     typer.Option("--s3-input-location", "-i", help="S3 prefix copied to /opt/ml/processing/input."),
@@ -355,12 +355,7 @@ def process(
         str, typer.Option("--file", "-f", help="Script in easy_sm_base/processing/ to run.")
     ],
     ec2_type: Ec2TypeOption,
-    base_job_name: Annotated[
-        str,
-        typer.Option(
-            "--base-job-name", "-n", help="Base of the job name (a timestamp is appended)."
-        ),
-    ],
+    base_job_name: BaseJobNameOption,
     iam_role_arn: IamRoleOption = None,
     app_name: AppNameOption = None,
     instance_count: InstanceCountOption = 1,
