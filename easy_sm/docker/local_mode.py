@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import tarfile
 import time
 from collections.abc import Mapping
@@ -114,15 +115,30 @@ def resource_config() -> dict[str, Any]:
     }
 
 
+def _empty_folder(folder: Path) -> None:
+    """Remove what a previous run left in `folder` (a `.gitkeep` placeholder stays)."""
+    for entry in folder.iterdir():
+        if entry.name == ".gitkeep":
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
+
+
 def prepare_training(
     app: LocalApp, hyperparameters: Mapping[str, str], name: str
 ) -> tuple[list[str], Path]:
     """Lay out test_dir as SageMaker lays out /opt/ml for a training job: the three config
     files, the model/output folders (made by the invoking user), no stale failure file.
+    `model/` and `output/data/` start empty, as on SageMaker: training code that only works
+    thanks to files an earlier run left there would fail in the cloud.
     Returns the channels and the failure file's path."""
     test_dir = app.require_test_dir()
     for sub in ("model", "output/data", "input/config", "input/data"):
         (test_dir / sub).mkdir(parents=True, exist_ok=True)
+    for sub in ("model", "output/data"):
+        _empty_folder(test_dir / sub)
     failure = test_dir / "output" / "failure"
     failure.unlink(missing_ok=True)
     found = channels(test_dir)

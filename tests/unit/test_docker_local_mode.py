@@ -137,3 +137,19 @@ def test_docker_argv_shows_the_equivalent_docker_run() -> None:
     assert argv[-2:] == ["img:1", "train"]
     assert argv[5:7] == ["--user", "1:2"]
     assert argv.index("A=1") < argv.index("B=2")
+
+
+def test_training_starts_with_an_empty_model_folder_as_on_sagemaker(local: LocalApp) -> None:
+    model = local.test_dir / "model"
+    (model / "old" / "nested").mkdir(parents=True)
+    (model / "stale.joblib").write_text("from an earlier run")
+    (model / ".gitkeep").write_text("")
+    (local.test_dir / "output" / "data").mkdir(parents=True)
+    (local.test_dir / "output" / "data" / "leftover.csv").write_text("x")
+    (local.test_dir / "output" / "failure").write_text("old failure")
+    training_spec(local, {}, {})
+    assert sorted(p.name for p in model.iterdir()) == [".gitkeep"]
+    assert list((local.test_dir / "output" / "data").iterdir()) == []
+    assert not (local.test_dir / "output" / "failure").exists()
+    # the training data itself is untouched
+    assert (local.test_dir / "input" / "data" / "training" / "a.csv").read_text() == "1,2\n"
