@@ -235,7 +235,7 @@ def test_ping_answers_503_fast_while_the_model_loads(launcher: Launcher) -> None
         started = time.monotonic()
         try:
             statuses.append(requests.get(f"{server.url}/ping", timeout=2).status_code)
-            assert time.monotonic() - started < 1.0
+            assert time.monotonic() - started < 2.0  # the contract: within 2 s
         except requests.ConnectionError:
             pass  # not listening yet
         time.sleep(0.2)
@@ -251,7 +251,7 @@ def test_ping_stays_fast_while_a_long_prediction_runs(launcher: Launcher) -> Non
         time.sleep(0.5)
         started = time.monotonic()
         assert requests.get(f"{server.url}/ping", timeout=2).status_code == 200
-        assert time.monotonic() - started < 1.0
+        assert time.monotonic() - started < 2.0  # the contract: within 2 s
         assert slow.result(30).text == "setosa\n"
 
 
