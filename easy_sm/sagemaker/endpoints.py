@@ -196,16 +196,13 @@ def serverless_variant(memory_mb: int, max_concurrency: int) -> dict[str, Any]:
 
 def list_endpoints(sm: SageMakerClient) -> list[dict[str, Any]]:
     """Every endpoint (all pages), newest first."""
-    endpoints: list[dict[str, Any]] = []
-    kwargs: dict[str, Any] = {"SortBy": "CreationTime", "SortOrder": "Descending"}
+    pages = sm.get_paginator("list_endpoints").paginate(
+        SortBy="CreationTime", SortOrder="Descending"
+    )
     with aws_errors("sagemaker:ListEndpoints"):
-        while True:
-            page = sm.list_endpoints(MaxResults=100, **kwargs)
-            endpoints.extend(dict(e) for e in page.get("Endpoints", []))
-            token = page.get("NextToken")
-            if not token:
-                break
-            kwargs["NextToken"] = token
+        endpoints: list[dict[str, Any]] = [
+            dict(e) for page in pages for e in page.get("Endpoints", [])
+        ]
     endpoints.sort(key=lambda e: e["CreationTime"], reverse=True)
     return endpoints
 

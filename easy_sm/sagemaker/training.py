@@ -144,16 +144,15 @@ def list_training_jobs(sm: SageMakerClient, max_results: int) -> list[dict[str, 
     """The `max_results` most recent training jobs, newest first."""
     if max_results < 1:
         raise UsageError("-m/--max-results must be at least 1")
-    jobs: list[dict[str, Any]] = []
-    kwargs: dict[str, Any] = {"SortBy": "CreationTime", "SortOrder": "Descending"}
+    pages = sm.get_paginator("list_training_jobs").paginate(
+        SortBy="CreationTime",
+        SortOrder="Descending",
+        PaginationConfig={"MaxItems": max_results, "PageSize": min(100, max_results)},
+    )
     with aws_errors("sagemaker:ListTrainingJobs"):
-        while len(jobs) < max_results:
-            page = sm.list_training_jobs(MaxResults=min(100, max_results - len(jobs)), **kwargs)
-            jobs.extend(dict(s) for s in page.get("TrainingJobSummaries", []))
-            token = page.get("NextToken")
-            if not token:
-                break
-            kwargs["NextToken"] = token
+        jobs: list[dict[str, Any]] = [
+            dict(s) for page in pages for s in page.get("TrainingJobSummaries", [])
+        ]
     jobs.sort(key=lambda j: j["CreationTime"], reverse=True)
     return jobs[:max_results]
 

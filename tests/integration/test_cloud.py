@@ -521,6 +521,28 @@ def test_list_training_jobs_names_only_newest_first(runner: CliRunner, project: 
     assert lines[0].startswith("third-") and lines[1].startswith("second-")
 
 
+def test_list_training_jobs_reads_past_the_first_page(runner: CliRunner, project: Path) -> None:
+    sm = aws("sagemaker")
+    for index in range(105):  # ListTrainingJobs answers at most 100 per page
+        sm.create_training_job(
+            TrainingJobName=f"bulk-{index:03d}",
+            AlgorithmSpecification={"TrainingImage": IMAGE_URI, "TrainingInputMode": "File"},
+            RoleArn=ROLE,
+            OutputDataConfig={"S3OutputPath": "s3://data-bucket/models"},
+            ResourceConfig={
+                "InstanceType": "ml.m5.large",
+                "InstanceCount": 1,
+                "VolumeSizeInGB": 1,
+            },
+            StoppingCondition={"MaxRuntimeInSeconds": 60},
+        )
+    result = invoke(runner, "list-training-jobs", "-n", "-m", "103")
+    assert result.exit_code == 0, result.stderr
+    names = result.stdout.splitlines()
+    assert len(names) == 103 == len(set(names))
+    assert set(names) <= {f"bulk-{index:03d}" for index in range(105)}
+
+
 def test_list_training_jobs_plain_lines_and_json(runner: CliRunner, project: Path) -> None:
     assert invoke(runner, *train_args()).exit_code == 0
     plain = invoke(runner, "list-training-jobs")
