@@ -12,22 +12,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
-import socket
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
+from _common import easy_sm_command, free_port, start_moto
+
 REGION = "eu-west-1"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def median_seconds(argv: list[str], runs: int, cwd: Path, env: dict[str, str]) -> float:
@@ -49,11 +42,7 @@ def main() -> None:
 
     port = free_port()
     endpoint = f"http://127.0.0.1:{port}"
-    server = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    server = start_moto(port)
     env = {
         **os.environ,
         "AWS_ENDPOINT_URL": endpoint,
@@ -65,15 +54,6 @@ def main() -> None:
     try:
         import boto3
 
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                    break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise SystemExit("moto server did not start") from None
-                time.sleep(0.1)
         sm = boto3.client(
             "sagemaker",
             region_name=REGION,
@@ -100,10 +80,7 @@ def main() -> None:
         for i in range(args.endpoints):
             sm.create_endpoint(EndpointName=f"ep-{i}", EndpointConfigName="c")
 
-        script = shutil.which("easy_sm", path=os.path.dirname(sys.executable)) or shutil.which(
-            "easy_sm"
-        )
-        base = [script] if script else [sys.executable, "-m", "easy_sm"]
+        base = easy_sm_command()
         with tempfile.TemporaryDirectory(prefix="easy-sm-bench-") as tmp:
             project = Path(tmp)
             (project / "bench-app.json").write_text(

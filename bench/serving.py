@@ -30,7 +30,6 @@ import asyncio
 import json
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -40,6 +39,8 @@ import time
 import uuid
 from pathlib import Path
 from typing import Any
+
+from _common import free_port
 
 APP_NAME = "bench-serving"
 PAYLOAD = b"5.1,3.5,1.4,0.2\n"
@@ -235,12 +236,6 @@ def measure(port: int, concurrency: int, seconds: float) -> dict[str, Any]:
 # --------------------------------------------------------------------------------------------
 # The servers
 # --------------------------------------------------------------------------------------------
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def run(args: list[str], cwd: Path | None = None, timeout: float = 900) -> str:
     """Run a command (argument list, no shell); its stdout. Its stderr goes to ours."""
     done = subprocess.run(
