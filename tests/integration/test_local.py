@@ -228,6 +228,38 @@ def test_local_run_propagates_the_exit_code_and_passes_arguments_untouched(
     assert "input" in fields[7] and "model" in fields[7]
 
 
+def test_local_run_through_the_docker_sdk_behaves_the_same(
+    own_project: Path, runner: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Engines behind DOCKER_HOST=tcp:// or ssh:// are driven through the Docker SDK instead
+    of the unix-socket client: same output streams, exit code and clean-up."""
+    from easy_sm.docker import engine_api
+
+    monkeypatch.setattr(engine_api, "unix_socket_path", lambda: None)
+    monkeypatch.chdir(own_project)
+    result = runner.invoke(
+        app, ["local", "run", "--", "sh", "-c", "echo out; echo err >&2; exit 4"]
+    )
+    assert result.exit_code == 4
+    assert result.stdout == "out\n"
+    assert "err\n" in result.stderr
+    left = subprocess.run(
+        [
+            "docker",
+            "ps",
+            "-aq",
+            "--filter",
+            "label=easy_sm.app=ex-app",
+            "--filter",
+            "label=easy_sm.kind=run",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert left.strip() == ""
+
+
 def test_local_run_mounts_aws_config_read_only(
     own_project: Path, runner: CliRunner, monkeypatch: pytest.MonkeyPatch
 ) -> None:
