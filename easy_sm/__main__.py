@@ -15,7 +15,7 @@ import typer
 from typer.core import TyperGroup
 
 from easy_sm import __version__, console
-from easy_sm.commands import build, cloud, initialize, local, push, update
+from easy_sm.commands import build, data, endpoints, initialize, jobs, local, push, update
 from easy_sm.commands.helpers import options
 from easy_sm.errors import EasySmError
 
@@ -103,13 +103,15 @@ def main(
     console.verbosity.debug = debug or console.verbosity.debug
 
 
-COMMAND_MODULES = (initialize, update, build, push, cloud, local)
+COMMAND_MODULES = (initialize, update, build, push, data, jobs, endpoints, local)
 for _module in COMMAND_MODULES:
     _module.register(app)
 
-# Which module registers a top-level command (the rest are cloud's).
+# Which module registers a top-level command; modules with several commands list them in
+# their COMMANDS and register just the one asked for.
 _MODULE_OF = {"init": initialize, "update-scripts": update, "build": build, "push": push}
 _MODULE_OF["local"] = local
+_CLOUD_MODULE_OF = {name: module for module in (data, jobs, endpoints) for name in module.COMMANDS}
 
 
 def app_for(args: list[str]) -> typer.Typer:
@@ -134,8 +136,8 @@ def app_for(args: list[str]) -> typer.Typer:
         narrow.callback()(main)
         if token in _MODULE_OF:
             _MODULE_OF[token].register(narrow)
-        elif token in cloud.COMMANDS:
-            cloud.register(narrow, only=token)
+        elif token in _CLOUD_MODULE_OF:
+            _CLOUD_MODULE_OF[token].register(narrow, only=token)
         else:
             return app
         return narrow

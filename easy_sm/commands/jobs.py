@@ -1,137 +1,43 @@
-"""The top-level cloud commands: upload-data, train, deploy, deploy-serverless, batch-transform,
-process, run, list-endpoints, list-training-jobs, get-model-artifacts, delete-endpoint, invoke,
-logs, stop-training-job.
-
-stdout carries only each command's result (an S3 URI, an endpoint name, job names one per
-line, or --json), so commands compose: `easy_sm deploy -n ep -e ml.m5.large -m $(easy_sm
-get-model-artifacts -j $(easy_sm list-training-jobs -n -m 1))`. Nothing AWS is imported here at
-start-up: the services are imported inside the command functions.
-"""
+"""The SageMaker job commands: train, process, run, batch-transform, list-training-jobs,
+get-model-artifacts, logs, stop-training-job. stdout carries only each command's result."""
 
 from __future__ import annotations
 
-import json
-import sys
 from collections.abc import Callable
-from datetime import datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from easy_sm import console
-from easy_sm.commands.helpers import get_iam_role, load_project, parse_key_values
+from easy_sm.commands.cloud_common import print_json, sagemaker_client, when
+from easy_sm.commands.helpers import load_project, parse_key_values
 from easy_sm.commands.options import (
     AppNameOption,
+    BaseJobNameOption,
+    Ec2TypeOption,
     EnvOption,
     HyperparametersFileOption,
     HyperparametersOption,
     IamRoleOption,
+    InstanceCountOption,
     JsonOption,
+    LogsOption,
+    MaxRunOption,
+    ModelOption,
+    NoWaitOption,
+    ProcessInputOption,
+    ProcessOutputOption,
+    ShardedOption,
+    TagOption,
+    UnusedRoleOption,
+    VolumeOption,
 )
 from easy_sm.errors import UsageError
 
 if TYPE_CHECKING:
     from easy_sm.commands.helpers import Project
-    from easy_sm.sagemaker.sagemaker import SageMakerClient
-
-# -r is accepted everywhere (scripts written for the original tool pass it), but only the
-# commands that create SageMaker resources need a role.
-UnusedRoleOption = Annotated[
-    str | None,
-    typer.Option("--iam-role-arn", "-r", hidden=True, help="Accepted for compatibility; unused."),
-]
-NoWaitOption = Annotated[
-    bool, typer.Option("--no-wait", help="Return once the job is created, without waiting.")
-]
-LogsOption = Annotated[
-    bool,
-    typer.Option(
-        "--logs/--no-logs", help="Stream the job's CloudWatch logs to stderr while waiting."
-    ),
-]
-InstanceCountOption = Annotated[
-    int, typer.Option("--instance-count", "-c", min=1, help="Number of instances.")
-]
-VolumeOption = Annotated[
-    int, typer.Option("--volume-size", min=1, help="EBS volume size per instance, in GB.")
-]
-MaxRunOption = Annotated[
-    int, typer.Option("--max-run", min=1, help="Stop the job after this many seconds.")
-]
-TagOption = Annotated[
-    list[str] | None, typer.Option("--tag", help="Tag KEY=VALUE for the job (repeatable).")
-]
-TimeoutOption = Annotated[
-    int,
-    typer.Option("--timeout", min=1, help="Seconds to wait for the endpoint to be InService."),
-]
-ModelOption = Annotated[
-    str, typer.Option("--s3-model-location", "-m", help="S3 path of the model.tar.gz.")
-]
-EndpointOption = Annotated[
-    str, typer.Option("--endpoint-name", "-n", help="Name of the SageMaker endpoint.")
-]
-
-Ec2TypeOption = Annotated[
-    str, typer.Option("--ec2-type", "-e", help="Instance type, e.g. ml.m5.large.")
-]
-BaseJobNameOption = Annotated[
-    str,
-    typer.Option("--base-job-name", "-n", help="Base of the job name (a timestamp is appended)."),
-]
 
 SPLIT_TYPES = ("None", "Line", "RecordIO", "TFRecord")
-
-
-def _client(
-    app_name: str | None,
-    iam_role_arn: str | None = None,
-    *,
-    needs_role: bool = False,
-    project: Project | None = None,
-) -> SageMakerClient:
-    """The app's SageMakerClient: config loaded, role resolved (when the command needs one)."""
-    project = project or load_project(app_name)
-    role = get_iam_role(iam_role_arn) if needs_role else None
-    from easy_sm.sagemaker.sagemaker import SageMakerClient
-
-    return SageMakerClient.for_app(
-        project.config.aws_profile,
-        project.config.aws_region,
-        image_name=project.config.image_name,
-        docker_tag=project.docker_tag,
-        role_arn=role,
-    )
-
-
-def _json_default(value: object) -> str:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    return str(value)
-
-
-def _print_json(data: Any) -> None:
-    console.result(json.dumps(data, indent=2, default=_json_default))
-
-
-def _when(value: object) -> str:
-    return value.isoformat(timespec="seconds") if isinstance(value, datetime) else str(value)
-
-
-def upload_data(
-    input_dir: Annotated[
-        Path, typer.Option("--input-dir", "-i", help="Local folder to upload (all of its tree).")
-    ],
-    target_dir: Annotated[
-        str, typer.Option("--target-dir", "-t", help="S3 prefix to upload to: s3://bucket/prefix.")
-    ],
-    app_name: AppNameOption = None,
-    iam_role_arn: UnusedRoleOption = None,
-) -> None:
-    """Upload a folder to S3 (concurrently, skipping unchanged files); print the S3 prefix."""
-    sagemaker = _client(app_name)
-    console.result(sagemaker.upload_data(input_dir, target_dir))
 
 
 def train(
@@ -190,49 +96,8 @@ def train(
         "max_wait_seconds": max_wait,
         "checkpoint_s3": checkpoint_s3_uri,
     }
-    sagemaker = _client(app_name, iam_role_arn, needs_role=True)
+    sagemaker = sagemaker_client(app_name, iam_role_arn, needs_role=True)
     console.result(sagemaker.train(wait=not no_wait, stream_logs=logs, **spec))
-
-
-def deploy(
-    s3_model_location: ModelOption,
-    instance_type: Annotated[
-        str, typer.Option("--instance-type", "-e", help="Instance type, e.g. ml.m5.large.")
-    ],
-    endpoint_name: EndpointOption,
-    iam_role_arn: IamRoleOption = None,
-    app_name: AppNameOption = None,
-    instance_count: InstanceCountOption = 1,
-    timeout: TimeoutOption = 1800,
-) -> None:
-    """Deploy (or update) a provisioned endpoint; wait until InService; print its name."""
-    from easy_sm.sagemaker.endpoints import instance_variant
-
-    variant = instance_variant(instance_type, instance_count)
-    sagemaker = _client(app_name, iam_role_arn, needs_role=True)
-    console.result(sagemaker.deploy(s3_model_location, endpoint_name, variant, timeout=timeout))
-
-
-def deploy_serverless(
-    s3_model_location: ModelOption,
-    memory_size_in_mb: Annotated[
-        int,
-        typer.Option("--memory-size-in-mb", "-s", help="Memory: 1024, 2048, ... 6144 MB."),
-    ],
-    endpoint_name: EndpointOption,
-    iam_role_arn: IamRoleOption = None,
-    app_name: AppNameOption = None,
-    max_concurrency: Annotated[
-        int, typer.Option("--max-concurrency", help="Concurrent invocations (1-200).")
-    ] = 5,
-    timeout: TimeoutOption = 1800,
-) -> None:
-    """Deploy (or update) a serverless endpoint; wait until InService; print its name."""
-    from easy_sm.sagemaker.endpoints import serverless_variant
-
-    variant = serverless_variant(memory_size_in_mb, max_concurrency)
-    sagemaker = _client(app_name, iam_role_arn, needs_role=True)
-    console.result(sagemaker.deploy(s3_model_location, endpoint_name, variant, timeout=timeout))
 
 
 def batch_transform(
@@ -273,7 +138,7 @@ def batch_transform(
         raise UsageError(
             f"--split-type {split_type!r} is not a split type", "use " + ", ".join(SPLIT_TYPES)
         )
-    sagemaker = _client(app_name, iam_role_arn, needs_role=True)
+    sagemaker = sagemaker_client(app_name, iam_role_arn, needs_role=True)
     name = sagemaker.batch_transform(
         s3_model_location,
         wait=wait,
@@ -311,7 +176,7 @@ def _processing(
 ) -> None:
     environment = parse_key_values(env, "--env", env_keys=True)
     tags = parse_key_values(tag, "--tag")
-    sagemaker = _client(app_name, iam_role_arn, needs_role=True, project=project)
+    sagemaker = sagemaker_client(app_name, iam_role_arn, needs_role=True, project=project)
     name = sagemaker.process(
         wait=not no_wait,
         stream_logs=logs,
@@ -328,26 +193,6 @@ def _processing(
         tags=tags,
     )
     console.result(name)
-
-
-ProcessInputOption = Annotated[
-    str | None,
-    typer.Option("--s3-input-location", "-i", help="S3 prefix copied to /opt/ml/processing/input."),
-]
-ProcessOutputOption = Annotated[
-    str | None,
-    typer.Option(
-        "--s3-output-location",
-        "-o",
-        help="S3 prefix that receives /opt/ml/processing/output.",
-    ),
-]
-ShardedOption = Annotated[
-    bool,
-    typer.Option(
-        "--input-sharded", help="Split the input objects across instances (ShardedByS3Key)."
-    ),
-]
 
 
 def process(
@@ -436,23 +281,6 @@ def run(
     )
 
 
-def list_endpoints(
-    app_name: AppNameOption = None,
-    as_json: JsonOption = False,
-    iam_role_arn: UnusedRoleOption = None,
-) -> None:
-    """List endpoints, newest first: `name  status  created` per line (or --json)."""
-    found = _client(app_name).list_endpoints()
-    if as_json:
-        _print_json(found)
-        return
-    for endpoint in found:
-        console.result(
-            f"{endpoint.get('EndpointName')}  {endpoint.get('EndpointStatus')}  "
-            f"{_when(endpoint.get('CreationTime'))}"
-        )
-
-
 def list_training_jobs(
     app_name: AppNameOption = None,
     max_results: Annotated[
@@ -465,9 +293,9 @@ def list_training_jobs(
     iam_role_arn: UnusedRoleOption = None,
 ) -> None:
     """List recent training jobs, newest first: `name  status  created` (or names with -n)."""
-    found = _client(app_name).list_training_jobs(max_results)
+    found = sagemaker_client(app_name).list_training_jobs(max_results)
     if as_json:
-        _print_json(found)
+        print_json(found)
         return
     for job in found:
         if names_only:
@@ -475,7 +303,7 @@ def list_training_jobs(
         else:
             console.result(
                 f"{job.get('TrainingJobName')}  {job.get('TrainingJobStatus')}  "
-                f"{_when(job.get('CreationTime'))}"
+                f"{when(job.get('CreationTime'))}"
             )
 
 
@@ -487,48 +315,7 @@ def get_model_artifacts(
     iam_role_arn: UnusedRoleOption = None,
 ) -> None:
     """Print the S3 path of a completed training job's model.tar.gz."""
-    console.result(_client(app_name).get_model_artifacts(training_job_name))
-
-
-def delete_endpoint(
-    endpoint_name: EndpointOption,
-    app_name: AppNameOption = None,
-    delete_config: Annotated[
-        bool, typer.Option("--delete-config", help="Also delete the endpoint's config.")
-    ] = False,
-    iam_role_arn: UnusedRoleOption = None,
-) -> None:
-    """Delete an endpoint (and with --delete-config its config); print its name."""
-    console.result(_client(app_name).delete_endpoint(endpoint_name, delete_config=delete_config))
-
-
-def invoke(
-    endpoint_name: EndpointOption,
-    file: Annotated[
-        Path | None,
-        typer.Option("--file", "-f", help="Request body file (default: read stdin)."),
-    ] = None,
-    content_type: Annotated[
-        str, typer.Option("--content-type", help="MIME type of the body.")
-    ] = "text/csv",
-    accept: Annotated[str | None, typer.Option("--accept", help="MIME type wanted back.")] = None,
-    app_name: AppNameOption = None,
-) -> None:
-    """Send a request to an endpoint; print the response body."""
-    if file is not None:
-        try:
-            body = file.read_bytes()
-        except OSError as exc:
-            raise UsageError(f"--file {file}: {exc.strerror}", "give a readable file") from None
-    elif sys.stdin.isatty():
-        raise UsageError(
-            "no request body", "give it with --file, or pipe it in: easy_sm invoke -n EP < x.csv"
-        )
-    else:
-        body = sys.stdin.buffer.read()
-    answer = _client(app_name).invoke(endpoint_name, body, content_type=content_type, accept=accept)
-    sys.stdout.buffer.write(answer if answer.endswith(b"\n") else answer + b"\n")
-    sys.stdout.flush()
+    console.result(sagemaker_client(app_name).get_model_artifacts(training_job_name))
 
 
 def logs(
@@ -541,7 +328,7 @@ def logs(
     app_name: AppNameOption = None,
 ) -> None:
     """Print a job's CloudWatch log lines on stdout (with --follow, until it ends)."""
-    _client(app_name).job_logs(job_name, follow=follow, sink=console.result)
+    sagemaker_client(app_name).job_logs(job_name, follow=follow, sink=console.result)
 
 
 def stop_training_job(
@@ -551,23 +338,17 @@ def stop_training_job(
     app_name: AppNameOption = None,
 ) -> None:
     """Ask SageMaker to stop a training job; print its name."""
-    console.result(_client(app_name).stop_training_job(job_name))
+    console.result(sagemaker_client(app_name).stop_training_job(job_name))
 
 
 # name -> (function, extra command settings); `easy_sm <name>` registers just its own.
 _COMMANDS: dict[str, tuple[Callable[..., None], dict[str, Any]]] = {
-    "upload-data": (upload_data, {}),
     "train": (train, {}),
-    "deploy": (deploy, {}),
-    "deploy-serverless": (deploy_serverless, {}),
     "batch-transform": (batch_transform, {}),
     "process": (process, {}),
     "run": (run, {"context_settings": {"allow_interspersed_args": False}}),
-    "list-endpoints": (list_endpoints, {}),
     "list-training-jobs": (list_training_jobs, {}),
     "get-model-artifacts": (get_model_artifacts, {}),
-    "delete-endpoint": (delete_endpoint, {}),
-    "invoke": (invoke, {}),
     "logs": (logs, {}),
     "stop-training-job": (stop_training_job, {}),
 }

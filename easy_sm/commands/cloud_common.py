@@ -1,0 +1,50 @@
+"""Plumbing shared by the cloud command modules (jobs.py, endpoints.py, data.py): the app's
+SageMakerClient and JSON/plain output helpers. Nothing AWS is imported at start-up."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from easy_sm import console
+from easy_sm.commands.helpers import get_iam_role, load_project
+
+if TYPE_CHECKING:
+    from easy_sm.commands.helpers import Project
+    from easy_sm.sagemaker.sagemaker import SageMakerClient
+
+
+def sagemaker_client(
+    app_name: str | None,
+    iam_role_arn: str | None = None,
+    *,
+    needs_role: bool = False,
+    project: Project | None = None,
+) -> SageMakerClient:
+    """The app's SageMakerClient: config loaded, role resolved (when the command needs one)."""
+    project = project or load_project(app_name)
+    role = get_iam_role(iam_role_arn) if needs_role else None
+    from easy_sm.sagemaker.sagemaker import SageMakerClient
+
+    return SageMakerClient.for_app(
+        project.config.aws_profile,
+        project.config.aws_region,
+        image_name=project.config.image_name,
+        docker_tag=project.docker_tag,
+        role_arn=role,
+    )
+
+
+def _json_default(value: object) -> str:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return str(value)
+
+
+def print_json(data: Any) -> None:
+    console.result(json.dumps(data, indent=2, default=_json_default))
+
+
+def when(value: object) -> str:
+    return value.isoformat(timespec="seconds") if isinstance(value, datetime) else str(value)
