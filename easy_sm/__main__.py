@@ -116,8 +116,8 @@ def usage_error_line(exc: click_errors.UsageError) -> str:
     what = what[:1].lower() + what[1:]
     if sep:
         return f"{what} — did you mean{suggestion}"
-    path = exc.ctx.command_path if exc.ctx is not None else "easy_sm"
-    return f"{what} — see `{path} --help`"
+    words = exc.ctx.command_path.split()[1:] if exc.ctx is not None else []
+    return f"{what} — see `{' '.join(['easy_sm', *words])} --help`"
 
 
 def _new_app() -> typer.Typer:
