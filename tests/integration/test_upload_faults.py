@@ -91,7 +91,7 @@ def _wait_mid_transfer(url: str, upload: subprocess.Popen[str]) -> None:
             break
         time.sleep(0.02)
     upload.kill()
-    out, err = upload.communicate()
+    _, err = upload.communicate()
     pytest.fail(f"never caught the upload mid-transfer (exit {upload.returncode}):\n{err}")
 
 

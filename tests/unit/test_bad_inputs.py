@@ -164,3 +164,60 @@ def test_bad_input_gives_one_error_line_its_exit_code_and_leaves_nothing(
     assert _tree(isolated, home) == before, "files were left behind"
     if case.aws:
         assert _aws_state() == aws_before, "AWS resources were left behind"
+
+
+def test_upper_case_image_name_from_the_original_tool_loads_lower_cased_with_a_warning(
+    isolated: Path, runner: CliRunner
+) -> None:
+    assert runner.invoke(app, ["init", "--app-name", "demo", "--yes"]).exit_code == 0
+    config = isolated / "demo.json"
+    config.write_text(config.read_text().replace('"image_name": "demo"', '"image_name": "DeMo"'))
+
+    result = runner.invoke(app, ["update-scripts"])
+
+    assert result.exit_code == 0, result.stderr
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == 1 and "'DeMo' used as 'demo'" in warnings[0]
+
+
+def test_test_dir_files_the_user_cannot_delete_are_named_with_the_fix(
+    isolated: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from easy_sm.docker import local_mode
+    from easy_sm.errors import ConfigError
+
+    test_dir = isolated / "test_dir"
+    stuck = test_dir / "model" / "root-owned.pkl"
+    stuck.parent.mkdir(parents=True)
+    stuck.write_text("x")
+
+    def refuse(path: Path, missing_ok: bool = False) -> None:
+        raise PermissionError(13, "Permission denied", str(path))
+
+    # root ignores file permissions, so the refusal a normal user meets is simulated here
+    monkeypatch.setattr(Path, "unlink", refuse)
+    app_ = local_mode.LocalApp("demo", "demo:latest", test_dir, isolated)
+    with pytest.raises(ConfigError) as caught:
+        local_mode.prepare_training(app_, {}, "job")
+    assert str(stuck) in caught.value.message
+    assert "chown" in (caught.value.hint or "")
+    assert caught.value.exit_code == 3
+
+
+def test_no_validator_accepts_a_trailing_newline() -> None:
+    """`re.match(r"^...$")` accepts "value\\n" ($ matches before a final newline): every
+    validation regex in easy_sm is used with fullmatch and written without `$`."""
+    import re
+
+    root = Path(__file__).resolve().parents[2] / "easy_sm"
+    offenders = []
+    for path in root.rglob("*.py"):
+        if "template" in path.parts:
+            continue
+        text = path.read_text(encoding="utf-8")
+        for number, line in enumerate(text.splitlines(), 1):
+            if re.search(r"""re\.compile\(\s*r?["'].*\$["']""", line) or re.search(
+                r"_RE\.match\(", line
+            ):
+                offenders.append(f"{path.relative_to(root)}:{number}: {line.strip()}")
+    assert offenders == []

@@ -54,9 +54,7 @@ def silent_engine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[P
 
 @pytest.fixture
 def project(isolated: Path, runner: CliRunner) -> Path:
-    result = runner.invoke(
-        app, ["init", "--app-name", "app", "--python-version", "3.11", "--yes"]
-    )
+    result = runner.invoke(app, ["init", "--app-name", "app", "--python-version", "3.11", "--yes"])
     assert result.exit_code == 0, result.stderr
     return isolated
 
