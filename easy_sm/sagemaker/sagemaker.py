@@ -71,6 +71,18 @@ class SageMakerClient:
         return self._client("sagemaker-runtime")  # type: ignore[no-any-return]
 
     @property
+    def autoscaling(self) -> Any:
+        return self._client("application-autoscaling")
+
+    @property
+    def cloudwatch(self) -> Any:
+        return self._client("cloudwatch")
+
+    @property
+    def region(self) -> str:
+        return str(self.session.region_name or "")
+
+    @property
     def image_uri(self) -> str:
         """The app image's URI in the registry SageMaker pulls from."""
         return image_uri(self.session, self.image_name, self.docker_tag)
@@ -107,16 +119,50 @@ class SageMakerClient:
         name = training.start_training_job(self.sm, training_spec)
         console.info(f"started training job {name}")
         if wait:
-            jobs.wait_for_job(
-                self.sm,
-                self.logs if stream_logs else None,
+            self._wait(
                 jobs.TRAINING,
                 name,
+                stream_logs,
                 stop_hint=f"stop it with: easy_sm stop-training-job -j {name}",
             )
             return training.model_artifacts(self.sm, name)
         console.info(f"not waiting; follow it with: easy_sm logs -j {name} --follow")
         return training.artifacts_path(training_spec.output_s3, name)
+
+    def _wait(
+        self, kind: jobs.JobKind, name: str, stream_logs: bool, *, stop_hint: str
+    ) -> dict[str, Any]:
+        """Wait for a job; then one cost line on stderr, or, when it did not complete, its
+        summary and last log lines before the error."""
+        return jobs.wait_for_job(
+            self.sm,
+            self.logs if stream_logs else None,
+            kind,
+            name,
+            stop_hint=stop_hint,
+            on_end=lambda described: self._report_end(kind, described),
+        )
+
+    def _report_end(self, kind: jobs.JobKind, described: dict[str, Any]) -> None:
+        from easy_sm.sagemaker import describe, pricing
+
+        if described.get(kind.status_key) == "Completed":
+            console.info(pricing.cost_line(pricing.job_cost(kind.name, described, self.region)))
+            return
+        for line in describe.failure_report(self.sm, self.logs, kind, described, self.region):
+            console.info(line)
+
+    # describe ------------------------------------------------------------------------------
+    def describe_job(self, name: str) -> dict[str, Any]:
+        """The summary of the training, processing, transform or tuning job `name`."""
+        from easy_sm.sagemaker import describe
+
+        return describe.describe_job_by_name(self.sm, name, self.region)
+
+    def describe_endpoint(self, name: str) -> dict[str, Any]:
+        from easy_sm.sagemaker import describe
+
+        return describe.endpoint_summary(self.sm, self.autoscaling, self.logs, name, self.region)
 
     def list_training_jobs(self, max_results: int) -> list[dict[str, Any]]:
         return training.list_training_jobs(self.sm, max_results)
@@ -137,11 +183,10 @@ class SageMakerClient:
         name = processing.start_processing_job(self.sm, processing_spec)
         console.info(f"started processing job {name}")
         if wait:
-            jobs.wait_for_job(
-                self.sm,
-                self.logs if stream_logs else None,
+            self._wait(
                 jobs.PROCESSING,
                 name,
+                stream_logs,
                 stop_hint=f"stop it with: aws sagemaker stop-processing-job "
                 f"--processing-job-name {name}",
             )
@@ -202,11 +247,10 @@ class SageMakerClient:
         )
         console.info(f"started batch transform job {name}")
         if wait:
-            jobs.wait_for_job(
-                self.sm,
-                self.logs if stream_logs else None,
+            self._wait(
                 jobs.TRANSFORM,
                 name,
+                stream_logs,
                 stop_hint=f"stop it with: aws sagemaker stop-transform-job "
                 f"--transform-job-name {name}",
             )
