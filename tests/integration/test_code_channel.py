@@ -1,0 +1,58 @@
+"""`--code` on the real engine: the image runs the code of a job's `code` channel instead of its
+own copy. `local train --code` lays the channel out as SageMaker does for `train --code`
+(/opt/ml/input/data/code/<sha256>.tar.gz), so this is the container side of both."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from easy_sm.__main__ import app
+
+pytestmark = pytest.mark.docker
+
+MODULE = Path("ex-app")
+TEST_DIR = MODULE / "easy_sm_base" / "local_test" / "test_dir"
+CHANGED = """
+
+_original_train = train
+
+
+def train(input_data_path, model_save_path, hyperparameters=None):
+    _original_train(input_data_path, model_save_path, hyperparameters)
+    print("CHANGED-CODE-RAN")
+    with open(model_save_path + "/changed.txt", "w") as handle:
+        handle.write("from the code channel")
+"""
+
+
+def test_local_train_code_runs_the_changed_code_and_plain_train_the_baked_one(
+    example_project: Path,
+    example_image: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    runner: CliRunner,
+) -> None:
+    project = tmp_path / "project"
+    shutil.copytree(example_project, project)
+    monkeypatch.chdir(project)
+    training = project / MODULE / "easy_sm_base" / "training" / "training.py"
+    training.write_text(training.read_text(encoding="utf-8") + CHANGED, encoding="utf-8")
+
+    result = runner.invoke(app, ["local", "train", "--code"])
+    assert result.exit_code == 0, result.stderr
+    model = project / TEST_DIR / "model"
+    assert (model / "changed.txt").read_text() == "from the code channel"
+    assert "CHANGED-CODE-RAN" in result.stderr
+    assert "running the code of the job's code input" in result.stderr
+    # the channel is gone afterwards: a later run without --code must not pick it up
+    assert not (project / TEST_DIR / "input" / "data" / "code").exists()
+
+    result = runner.invoke(app, ["local", "train"])
+    assert result.exit_code == 0, result.stderr
+    assert (model / "model.joblib").is_file()
+    assert not (model / "changed.txt").exists()  # the image's own (unchanged) code ran
+    assert "CHANGED-CODE-RAN" not in result.stderr
