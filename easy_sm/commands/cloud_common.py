@@ -48,3 +48,10 @@ def print_json(data: Any) -> None:
 
 def when(value: object) -> str:
     return value.isoformat(timespec="seconds") if isinstance(value, datetime) else str(value)
+
+
+def pack_code(project: Project) -> Any:
+    """`--code`: the project's code folder as a reproducible archive (a CodeArchive)."""
+    from easy_sm.docker.code_archive import pack_code as pack
+
+    return pack(project.project_dir, project.module_dir)

@@ -25,6 +25,8 @@ if TYPE_CHECKING:
     from mypy_boto3_sagemaker import SageMakerClient as SageMakerApi
     from mypy_boto3_sagemaker_runtime import SageMakerRuntimeClient
 
+    from easy_sm.docker.code_archive import CodeArchive
+
 
 @dataclass
 class SageMakerClient:
@@ -112,10 +114,16 @@ class SageMakerClient:
         *,
         wait: bool = True,
         stream_logs: bool = True,
+        code: CodeArchive | None = None,
         **spec: Any,
     ) -> str:
-        """Start a training job (and wait for it); return its model artifact S3 path."""
+        """Start a training job (and wait for it); return its model artifact S3 path. With
+        `code` (--code), the archive goes to the output bucket and into the `code` channel."""
         training_spec = training.TrainingSpec(image_uri=self.image_uri, role_arn=self.role, **spec)
+        if code is not None:
+            training_spec.code_s3 = self._code_uri(code, training_spec.output_s3, "-o")
+            training.training_job_request(training_spec, "validation-only")  # before uploading
+            self._upload_code(code, training_spec.code_s3)
         name = training.start_training_job(self.sm, training_spec)
         console.info(f"started training job {name}")
         if wait:
@@ -164,6 +172,16 @@ class SageMakerClient:
 
         return describe.endpoint_summary(self.sm, self.autoscaling, self.logs, name, self.region)
 
+    def _code_uri(self, code: CodeArchive, bucket_of: str, option: str) -> str:
+        from easy_sm.sagemaker.code import code_uri
+
+        return code_uri(bucket_of, option, self.image_name, code.sha256)
+
+    def _upload_code(self, code: CodeArchive, uri: str) -> None:
+        from easy_sm.sagemaker.code import upload_code
+
+        upload_code(self.s3, code, uri)
+
     def list_training_jobs(self, max_results: int) -> list[dict[str, Any]]:
         return training.list_training_jobs(self.sm, max_results)
 
@@ -175,11 +193,29 @@ class SageMakerClient:
         return job_name
 
     # processing ----------------------------------------------------------------------------
-    def process(self, *, wait: bool = True, stream_logs: bool = True, **spec: Any) -> str:
-        """Start a processing job (and wait for it); return its name."""
+    def process(
+        self,
+        *,
+        wait: bool = True,
+        stream_logs: bool = True,
+        code: CodeArchive | None = None,
+        **spec: Any,
+    ) -> str:
+        """Start a processing job (and wait for it); return its name. With `code` (--code), the
+        archive goes to the output (else input) bucket and into the `code` input."""
         processing_spec = processing.ProcessingSpec(
             image_uri=self.image_uri, role_arn=self.role, **spec
         )
+        if code is not None:
+            where = processing_spec.output_s3 or processing_spec.input_s3
+            if not where:
+                raise UsageError(
+                    "--code needs a bucket to upload the code to",
+                    "give -o s3://bucket/prefix (or -i): the code goes to that bucket",
+                )
+            processing_spec.code_s3 = self._code_uri(code, where, "-o/-i")
+            processing.processing_job_request(processing_spec, "validation-only")
+            self._upload_code(code, processing_spec.code_s3)
         name = processing.start_processing_job(self.sm, processing_spec)
         console.info(f"started processing job {name}")
         if wait:
