@@ -59,6 +59,18 @@ def describe(
         console.result(line)
 
 
+def print_endpoint_costs(sagemaker: Any, found: list[Any], idle_hours: int, as_json: bool) -> None:
+    """`list-endpoints --cost`: one line (or a JSON list) per InService endpoint."""
+    from easy_sm.sagemaker.pricing import endpoint_cost_line
+
+    costs = sagemaker.endpoint_costs(found, idle_hours)
+    if as_json:
+        print_json(costs)
+        return
+    for cost in costs:
+        console.result(endpoint_cost_line(cost))
+
+
 _COMMANDS: dict[str, tuple[Callable[..., None], dict[str, Any]]] = {"describe": (describe, {})}
 COMMANDS = tuple(_COMMANDS)
 

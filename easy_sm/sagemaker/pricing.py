@@ -151,3 +151,96 @@ def endpoint_hourly(region: str, variants: list[dict[str, Any]]) -> float | None
             return None
         total += price * int(variant.get("InstanceCount") or 0)
     return total
+
+
+def _invocations(cloudwatch: Any, endpoint: str, variant: str, hours: int, now: datetime) -> float:
+    from datetime import timedelta
+
+    from easy_sm.sagemaker.session import aws_errors
+
+    with aws_errors("cloudwatch:GetMetricStatistics"):
+        answer = cloudwatch.get_metric_statistics(
+            Namespace="AWS/SageMaker",
+            MetricName="Invocations",
+            Dimensions=[
+                {"Name": "EndpointName", "Value": endpoint},
+                {"Name": "VariantName", "Value": variant},
+            ],
+            StartTime=now - timedelta(hours=hours),
+            EndTime=now,
+            Period=3600,
+            Statistics=["Sum"],
+        )
+    return float(sum(point.get("Sum", 0) for point in answer.get("Datapoints", [])))
+
+
+def endpoint_costs(
+    sm: Any,
+    cloudwatch: Any,
+    endpoints: list[dict[str, Any]],
+    region: str,
+    idle_hours: int,
+    now: datetime | None = None,
+) -> list[dict[str, Any]]:
+    """For each InService endpoint: its hourly and monthly on-demand estimate (None when a
+    variant has no known price) and the invocations in the last `idle_hours` (CloudWatch
+    `Invocations`): `idle` when there were none."""
+    from datetime import UTC
+
+    from easy_sm.sagemaker.session import aws_errors
+
+    now = now or datetime.now(UTC)
+    found = []
+    for listed in endpoints:
+        if listed.get("EndpointStatus") != "InService":
+            continue
+        name = str(listed["EndpointName"])
+        with aws_errors("sagemaker:DescribeEndpoint"):
+            endpoint = sm.describe_endpoint(EndpointName=name)
+        with aws_errors("sagemaker:DescribeEndpointConfig"):
+            config = sm.describe_endpoint_config(EndpointConfigName=endpoint["EndpointConfigName"])
+        types = {v["VariantName"]: v.get("InstanceType") for v in config["ProductionVariants"]}
+        variants = [
+            {
+                "VariantName": v["VariantName"],
+                "InstanceType": types.get(v["VariantName"]),
+                "InstanceCount": v.get("CurrentInstanceCount") or 0,
+            }
+            for v in endpoint.get("ProductionVariants", [])
+        ]
+        hourly = endpoint_hourly(region, variants)
+        invocations = sum(
+            _invocations(cloudwatch, name, v["VariantName"], idle_hours, now) for v in variants
+        )
+        found.append(
+            {
+                "name": name,
+                "variants": [
+                    {
+                        "name": v["VariantName"],
+                        "instance_type": v["InstanceType"],
+                        "instances": v["InstanceCount"],
+                    }
+                    for v in variants
+                ],
+                "hourly_cost": hourly,
+                "monthly_cost": hourly * HOURS_PER_MONTH if hourly is not None else None,
+                "invocations": invocations,
+                "idle_hours": idle_hours,
+                "idle": invocations == 0,
+            }
+        )
+    return found
+
+
+def endpoint_cost_line(cost: dict[str, Any]) -> str:
+    """`name  $0.2300/h  ≈ $167.90/month  idle: no invocations in 24 h` (or `N invocations`)."""
+    if cost["hourly_cost"] is None:
+        price = NO_PRICE
+    else:
+        price = f"{money(cost['hourly_cost'])}/h  ≈ {money(cost['monthly_cost'])}/month"
+    if cost["idle"]:
+        usage = f"idle: no invocations in {cost['idle_hours']} h"
+    else:
+        usage = f"{cost['invocations']:.0f} invocations in {cost['idle_hours']} h"
+    return f"{cost['name']}  {price}  {usage}"

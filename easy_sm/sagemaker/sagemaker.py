@@ -253,6 +253,11 @@ class SageMakerClient:
     def list_endpoints(self) -> list[dict[str, Any]]:
         return endpoints.list_endpoints(self.sm)
 
+    def endpoint_costs(self, found: list[dict[str, Any]], idle_hours: int) -> list[dict[str, Any]]:
+        from easy_sm.sagemaker import pricing
+
+        return pricing.endpoint_costs(self.sm, self.cloudwatch, found, self.region, idle_hours)
+
     def delete_endpoint(self, name: str, *, delete_config: bool = False) -> str:
         config = endpoints.delete_endpoint(self.sm, name, delete_config=delete_config)
         console.info(f"deleted endpoint {name}" + (f" and its config {config}" if config else ""))

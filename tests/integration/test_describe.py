@@ -424,3 +424,63 @@ def test_failed_training_prints_summary_and_last_20_log_lines_before_the_error(
     error_at = err.index("error: training job iris-")
     assert summary_at < err.index("  log line 25") < error_at
     assert err.rstrip().splitlines()[-1].startswith("error: ")
+
+
+# --- list-endpoints --cost ----------------------------------------------------------------------
+
+
+def plain_endpoint(name: str, instance_type: str, count: int) -> None:
+    sm = aws("sagemaker")
+    sm.create_model(
+        ModelName=f"{name}-model",
+        PrimaryContainer={"Image": "img", "ModelDataUrl": "s3://my-bkt/model.tar.gz"},
+        ExecutionRoleArn=ROLE,
+    )
+    sm.create_endpoint_config(
+        EndpointConfigName=f"{name}-cfg",
+        ProductionVariants=[
+            {
+                "VariantName": "AllTraffic",
+                "ModelName": f"{name}-model",
+                "InstanceType": instance_type,
+                "InitialInstanceCount": count,
+            }
+        ],
+    )
+    sm.create_endpoint(EndpointName=name, EndpointConfigName=f"{name}-cfg")
+
+
+def test_list_endpoints_cost_prices_each_endpoint_and_finds_the_idle_ones(
+    runner: CliRunner, project: Path
+) -> None:
+    plain_endpoint("busy", "ml.m5.large", 2)
+    plain_endpoint("forgotten", "ml.m5.xlarge", 1)
+    plain_endpoint("unpriced", "ml.t2.medium", 1)
+    aws("cloudwatch").put_metric_data(
+        Namespace="AWS/SageMaker",
+        MetricData=[
+            {
+                "MetricName": "Invocations",
+                "Dimensions": [
+                    {"Name": "EndpointName", "Value": "busy"},
+                    {"Name": "VariantName", "Value": "AllTraffic"},
+                ],
+                "Timestamp": datetime.now(UTC) - timedelta(hours=2),
+                "Value": 42,
+                "Unit": "None",
+            }
+        ],
+    )
+    result = invoke(runner, "list-endpoints", "--cost")
+    assert result.exit_code == 0, result.stderr
+    lines = sorted(result.stdout.splitlines())
+    assert lines == [
+        "busy  $0.2300/h  ≈ $167.90/month  42 invocations in 24 h",
+        "forgotten  $0.2300/h  ≈ $167.90/month  idle: no invocations in 24 h",
+        "unpriced  no price known  idle: no invocations in 24 h",
+    ]
+    result = invoke(runner, "list-endpoints", "--cost", "--idle-hours", "1", "--json")
+    assert result.exit_code == 0, result.stderr
+    costs = {c["name"]: c for c in json.loads(result.stdout)}
+    assert costs["busy"]["idle"] is True  # its invocations were 2 h ago
+    assert costs["unpriced"]["hourly_cost"] is None
