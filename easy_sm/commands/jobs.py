@@ -9,7 +9,13 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from easy_sm import console
-from easy_sm.commands.cloud_common import pack_code, print_json, sagemaker_client, when
+from easy_sm.commands.cloud_common import (
+    pack_code,
+    print_json,
+    sagemaker_client,
+    warn_if_pushed_image_is_stale,
+    when,
+)
 from easy_sm.commands.helpers import load_project, parse_key_values
 from easy_sm.commands.options import (
     AppNameOption,
@@ -111,7 +117,15 @@ def train(
     project = load_project(app_name)
     packed = pack_code(project) if code else None
     sagemaker = sagemaker_client(app_name, iam_role_arn, needs_role=True, project=project)
-    console.result(sagemaker.train(wait=not no_wait, stream_logs=logs, code=packed, **spec))
+    console.result(
+        sagemaker.train(
+            wait=not no_wait,
+            stream_logs=logs,
+            code=packed,
+            check_image=lambda: warn_if_pushed_image_is_stale(project, sagemaker),
+            **spec,
+        )
+    )
 
 
 def batch_transform(
@@ -193,8 +207,10 @@ def _processing(
     tags = parse_key_values(tag, "--tag")
     project = project or load_project(app_name)
     sagemaker = sagemaker_client(app_name, iam_role_arn, needs_role=True, project=project)
+    checked_project = project
     name = sagemaker.process(
         code=pack_code(project) if code else None,
+        check_image=lambda: warn_if_pushed_image_is_stale(checked_project, sagemaker),
         wait=not no_wait,
         stream_logs=logs,
         arguments=arguments,

@@ -115,15 +115,20 @@ class SageMakerClient:
         wait: bool = True,
         stream_logs: bool = True,
         code: CodeArchive | None = None,
+        check_image: Callable[[], None] | None = None,
         **spec: Any,
     ) -> str:
         """Start a training job (and wait for it); return its model artifact S3 path. With
-        `code` (--code), the archive goes to the output bucket and into the `code` channel."""
+        `code` (--code), the archive goes to the output bucket and into the `code` channel;
+        without, `check_image` runs once the request is valid (the stale-image warning)."""
         training_spec = training.TrainingSpec(image_uri=self.image_uri, role_arn=self.role, **spec)
         if code is not None:
             training_spec.code_s3 = self._code_uri(code, training_spec.output_s3, "-o")
-            training.training_job_request(training_spec, "validation-only")  # before uploading
-            self._upload_code(code, training_spec.code_s3)
+        training.training_job_request(training_spec, "validation-only")  # before anything else
+        if code is not None:
+            self._upload_code(code, training_spec.code_s3 or "")
+        elif check_image is not None:
+            check_image()
         name = training.start_training_job(self.sm, training_spec)
         console.info(f"started training job {name}")
         if wait:
@@ -172,6 +177,12 @@ class SageMakerClient:
 
         return describe.endpoint_summary(self.sm, self.autoscaling, self.logs, name, self.region)
 
+    def pushed_digest(self) -> str | None:
+        """The digest of the app's image in ECR (None when unknown)."""
+        from easy_sm.sagemaker.ecr import pushed_digest
+
+        return pushed_digest(self.session, self.image_name, self.docker_tag)
+
     def _code_uri(self, code: CodeArchive, bucket_of: str, option: str) -> str:
         from easy_sm.sagemaker.code import code_uri
 
@@ -199,6 +210,7 @@ class SageMakerClient:
         wait: bool = True,
         stream_logs: bool = True,
         code: CodeArchive | None = None,
+        check_image: Callable[[], None] | None = None,
         **spec: Any,
     ) -> str:
         """Start a processing job (and wait for it); return its name. With `code` (--code), the
@@ -214,8 +226,11 @@ class SageMakerClient:
                     "give -o s3://bucket/prefix (or -i): the code goes to that bucket",
                 )
             processing_spec.code_s3 = self._code_uri(code, where, "-o/-i")
-            processing.processing_job_request(processing_spec, "validation-only")
-            self._upload_code(code, processing_spec.code_s3)
+        processing.processing_job_request(processing_spec, "validation-only")
+        if code is not None:
+            self._upload_code(code, processing_spec.code_s3 or "")
+        elif check_image is not None:
+            check_image()
         name = processing.start_processing_job(self.sm, processing_spec)
         console.info(f"started processing job {name}")
         if wait:
