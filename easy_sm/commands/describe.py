@@ -35,7 +35,7 @@ def describe(
     data capture, async config, autoscaling, cost and its last 20 log lines.
 
     \b
-    Example: easy_sm describe -j my-app-2026-01-01-12-00-00-000
+    Example: easy_sm describe -j iris-20261126-101500-1a2b
     Example: easy_sm describe -n my-endpoint --json
     """
     if (job_name is None) == (endpoint_name is None):
