@@ -88,7 +88,7 @@ def train(
     """Train locally: `IMAGE train` with test_dir mounted at /opt/ml; prints the model folder
     (or model.tar.gz with --package-model)."""
     from easy_sm import hyperparameters as hps
-    from easy_sm.docker.containers import run_foreground
+    from easy_sm.docker.containers import check_can_run, run_foreground
     from easy_sm.docker.local_mode import (
         package_model as make_tarball,
     )
@@ -100,6 +100,7 @@ def train(
     user_env = parse_key_values(env, "--env", env_keys=True)
     values = hps.parse(hyperparameters, hyperparameters_file)
     local = _local_app(app_name)
+    check_can_run(local.image)  # before training_spec empties test_dir/model and output/data
     from easy_sm.docker import code_archive
 
     code_archive.remove_local_channel(local.require_test_dir())

@@ -123,6 +123,7 @@ def wait_for_job(
         timeout=timeout,
         on_poll=(lambda _d: tailer.poll()) if tailer is not None else None,
         interrupted_hint=stop_hint,
+        look_hint=f"check your network, then look at it: easy_sm logs -j {name}",
     )
     if on_end is not None:
         on_end(described)
