@@ -484,3 +484,33 @@ def test_list_endpoints_cost_prices_each_endpoint_and_finds_the_idle_ones(
     costs = {c["name"]: c for c in json.loads(result.stdout)}
     assert costs["busy"]["idle"] is True  # its invocations were 2 h ago
     assert costs["unpriced"]["hourly_cost"] is None
+
+
+def test_failed_processing_job_prints_its_summary_and_log_tail_before_the_error(
+    runner: CliRunner, project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from moto.sagemaker.models import SageMakerModelBackend
+
+    original = SageMakerModelBackend.create_processing_job
+
+    def create(self: Any, *args: Any, **kwargs: Any) -> Any:
+        job = original(self, *args, **kwargs)
+        job.processing_job_status = "Failed"
+        job.failure_reason = "AlgorithmError: KeyError: 'label'"
+        put_logs(
+            "/aws/sagemaker/ProcessingJobs",
+            f"{job.processing_job_name}/algo-1-1700000000",
+            ["reading input", "KeyError: 'label'"],
+        )
+        return job
+
+    monkeypatch.setattr(SageMakerModelBackend, "create_processing_job", create)
+    result = invoke(
+        runner, "process", "-f", "process_data.py", "-e", "ml.m5.large", "-n", "prep", "--no-logs"
+    )
+    assert result.exit_code == 6
+    err = result.stderr
+    assert "processing job prep-" in err
+    assert "  reason:      AlgorithmError: KeyError: 'label'\n" in err
+    assert "last 2 log lines:\n  reading input\n  KeyError: 'label'\n" in err
+    assert err.index("last 2 log lines") < err.index("error: processing job prep-")
