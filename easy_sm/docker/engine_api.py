@@ -262,3 +262,15 @@ class EngineApi:
         status, body = self._request("DELETE", f"/containers/{container_id}?force=1&v=1")
         if status not in (204, 404, 409):
             raise DockerError(f"removing the container failed: {self._message(body)}")
+
+    def inspect_image(self, ref: str) -> dict[str, Any] | None:
+        """`docker image inspect REF` as a dict, or None when there is no such image."""
+        status, body = self._request(
+            "GET", f"/images/{urllib.parse.quote(ref, safe='')}/json", timeout=20
+        )
+        if status == 404:
+            return None
+        if status != 200:
+            raise DockerError(f"inspecting {ref} failed ({status}): {self._message(body)}")
+        answer: dict[str, Any] = json.loads(body)
+        return answer
