@@ -16,6 +16,7 @@ from easy_sm.commands.options import (
     EnvOption,
     HyperparametersFileOption,
     HyperparametersOption,
+    MetricOption,
 )
 from easy_sm.errors import JobFailedError, UsageError
 
@@ -82,10 +83,12 @@ def train(
             help="Also write test_dir/output/model.tar.gz, as SageMaker packages the model.",
         ),
     ] = False,
+    metric: MetricOption = None,
 ) -> None:
     """Train locally: `IMAGE train` with test_dir mounted at /opt/ml; prints the model folder
     (or model.tar.gz with --package-model)."""
     from easy_sm import hyperparameters as hps
+    from easy_sm import metrics
     from easy_sm.docker.containers import run_foreground
     from easy_sm.docker.local_mode import (
         package_model as make_tarball,
@@ -100,8 +103,14 @@ def train(
     local = _local_app(app_name)
     spec, failure_file = training_spec(local, values, user_env)
     _announce(spec)
+    scanner = metrics.MetricScanner(metrics.parse(metric))
     sink = _container_output()
-    code = run_foreground(spec, stdout=sink, stderr=sink)
+    code = run_foreground(
+        spec, stdout=metrics.tee(sink, scanner, 1), stderr=metrics.tee(sink, scanner, 2)
+    )
+    scanner.finish()
+    for line in scanner.report():
+        console.info(line)
     if code != 0:
         reason = read_text_head(failure_file)
         message = f"local training failed (container exit code {code})"
