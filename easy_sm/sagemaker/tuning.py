@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING, Any
 
 from easy_sm import console
 from easy_sm.errors import InterruptedByUser, JobFailedError, UsageError
+from easy_sm.sagemaker import waiting
 from easy_sm.sagemaker.names import BASE_RE, timestamp
 from easy_sm.sagemaker.session import aws_errors
 from easy_sm.sagemaker.training import TrainingSpec, training_job_request
-from easy_sm.sagemaker.waiting import poll_seconds, sleep
 from easy_sm.search_space import Objective, ParameterRange, api_ranges, check_static
 
 if TYPE_CHECKING:
@@ -236,7 +236,7 @@ def wait_for_tuning_job(
                 break
             if timeout is not None and time.monotonic() - started >= timeout:
                 raise JobFailedError(f"timed out waiting for tuning job {name} (still {status})")
-            sleep(poll_seconds())
+            waiting.sleep(waiting.poll_seconds())
     except KeyboardInterrupt:
         raise InterruptedByUser(
             f"stopped waiting for tuning job {name}; it keeps running on SageMaker",
