@@ -70,6 +70,9 @@ def train(input_data_path: str, model_save_path: str, hyperparameters: dict | No
             handle,
             indent=2,
         )
-    print(f"trained on {len(y_train)} rows, C={c}, max_iter={max_iter}, solver={solver}")
+    print(
+        f"trained on {len(y_train)} rows ({len(y_valid)} held out for validation), "
+        f"C={c}, max_iter={max_iter}, solver={solver}"
+    )
     print(f"metric train:accuracy={accuracy:.4f}")
     print(f"metric validation:accuracy={validation_accuracy:.4f}", flush=True)
