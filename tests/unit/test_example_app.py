@@ -94,7 +94,7 @@ def test_training_holds_out_a_validation_split_and_prints_metric_lines(
     from easy_sm import metrics
 
     training = load(TEMPLATE / "training" / "training.py", "example_training3")
-    training.train(str(DATA), str(tmp_path / "model"), {"solver": "saga", "max_iter": "500"})
+    training.train(str(DATA), str(tmp_path / "model"), {"C": "0.5"})
     metadata = json.loads((tmp_path / "model" / "metadata.json").read_text())
     assert (metadata["rows"], metadata["validation_rows"]) == (150, 30)
     scanner = metrics.MetricScanner(metrics.parse(None))
