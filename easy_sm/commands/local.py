@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 local_app = typer.Typer(
     help="Run the app's image locally, exactly as SageMaker would: train, process, run, "
-    "deploy, stop.",
+    "deploy, stop, tune.",
     no_args_is_help=True,
 )
 

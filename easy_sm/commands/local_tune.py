@@ -46,7 +46,7 @@ def tune(
     env: EnvOption = None,
     metric: MetricOption = None,
 ) -> None:
-    """Tune hyperparameters locally; print the best trial's model folder.
+    """Tune hyperparameters locally; print the best model folder.
 
     Each trial is a `local train` in test_dir/tuning/<trial>/; a leaderboard goes to stderr.
 

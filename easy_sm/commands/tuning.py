@@ -78,7 +78,7 @@ def tune(
     tag: TagOption = None,
     metric: MetricOption = None,
 ) -> None:
-    """Tune hyperparameters on SageMaker; print the best training job.
+    """Run a hyperparameter tuning job; print the best job.
 
     Waits, showing each training job's status and objective on stderr, then prints the best
     training job's name (with --no-wait: the tuning job's name).
@@ -127,7 +127,9 @@ def list_tuning_jobs(
     as_json: JsonOption = False,
     iam_role_arn: UnusedRoleOption = None,
 ) -> None:
-    """List recent tuning jobs, newest first: `name  status  created`.
+    """List recent tuning jobs, newest first.
+
+    Plain lines are `name  status  created`.
 
     Example: easy_sm list-tuning-jobs -m 10 --json
     """

@@ -188,6 +188,10 @@ class TuningTable:
             self._live = Live(console=Console(stderr=True), auto_refresh=False, transient=False)
             self._live.start()
 
+    @property
+    def live(self) -> bool:
+        return self._live is not None
+
     def update(self, summaries: list[dict[str, Any]], header: str) -> None:
         changed = False
         for summary in summaries:
@@ -228,9 +232,9 @@ def wait_for_tuning_job(
             described = describe_tuning_job(sm, name)
             status = str(described.get("HyperParameterTuningJobStatus"))
             line = f"tuning job {name}: {status} ({counts(described)})"
-            if line != last_status:
+            if line != last_status and not table.live:  # live: the line is the table's title
                 console.info(line)
-                last_status = line
+            last_status = line
             table.update(training_jobs_of(sm, name), line)
             if status in TERMINAL:
                 break
