@@ -57,7 +57,7 @@ def tune(
     from easy_sm import hyperparameters as hps
     from easy_sm import metrics, search_space
     from easy_sm.docker import local_tune
-    from easy_sm.docker.containers import run_foreground
+    from easy_sm.docker.containers import check_can_run, run_foreground
 
     ranges = search_space.parse_ranges(range_, ranges_file)
     canonical = search_space.check_strategy(strategy, ranges, local=True)
@@ -75,6 +75,7 @@ def tune(
         parallel=parallel,
     )
     candidates = search_space.trials(ranges, canonical, max_jobs or 10, seed)
+    check_can_run(tuning.app.image)  # before plan() removes the last local tune's trials
     trials = local_tune.plan(tuning.app, candidates)
     console.info(
         f"local tuning: {len(trials)} trials ({canonical}), {parallel} at once, "

@@ -40,7 +40,7 @@ class TuningSpec:
 
 def tuning_job_name(base: str) -> str:
     """`{base}-{YYYYmmdd-HHMMSS}-{4 hex}` cut to SageMaker's 32 characters for tuning jobs."""
-    if not BASE_RE.match(base):
+    if not BASE_RE.fullmatch(base):
         raise UsageError(
             f"-n/--base-job-name {base!r} is not a valid SageMaker name",
             "use letters, digits and '-', start and end with a letter or digit",

@@ -142,6 +142,7 @@ def test_local_tune_where_no_trial_reports_the_objective_exits_6(
 
     assert runner.invoke(app, ["init", "--app-name", "demo", "--yes"]).exit_code == 0
     monkeypatch.setattr(containers, "run_foreground", ScriptedRunner())
+    monkeypatch.setattr(containers, "check_can_run", lambda _image: None)
     result = runner.invoke(
         app,
         [
