@@ -182,3 +182,42 @@ def test_a_hyperparameter_cannot_be_tuned_and_static() -> None:
     ranges = search_space.parse_ranges(["C=continuous:0.1:1"])
     with pytest.raises(UsageError, match="both tuned"):
         search_space.check_static(ranges, {"C": "1"})
+
+
+def tuning_spec(**overrides: object) -> object:
+    from easy_sm.sagemaker.training import TrainingSpec
+    from easy_sm.sagemaker.tuning import TuningSpec
+
+    training = TrainingSpec(
+        image_uri="img",
+        role_arn="arn:aws:iam::123456789012:role/r",
+        input_s3="s3://bucket/in",
+        output_s3="s3://bucket/out",
+        instance_type="ml.m5.large",
+        base_job_name="iris",
+        metrics=metrics.with_objective(metrics.parse(None), "validation:loss"),
+    )
+    values: dict[str, object] = {
+        "training": training,
+        "ranges": search_space.parse_ranges(["solver=categorical:lbfgs,saga"]),
+        "objective": search_space.Objective("validation:loss", maximize=False),
+        **overrides,
+    }
+    return TuningSpec(**values)  # type: ignore[arg-type]
+
+
+def test_a_grid_tuning_request_minimizing_leaves_the_job_count_to_sagemaker() -> None:
+    from easy_sm.sagemaker.tuning import tuning_job_name, tuning_job_request
+
+    name = tuning_job_name("a-very-long-base-name-for-a-tuning-job")
+    assert len(name) <= 32 and name.startswith("a-very-long")
+    config = tuning_job_request(tuning_spec(strategy="Grid", max_parallel=2), name)[
+        "HyperParameterTuningJobConfig"
+    ]
+    assert config["HyperParameterTuningJobObjective"] == {
+        "Type": "Minimize",
+        "MetricName": "validation:loss",
+    }
+    assert config["ResourceLimits"] == {"MaxParallelTrainingJobs": 2}
+    with pytest.raises(UsageError, match="--max-jobs does not apply to --strategy Grid"):
+        tuning_job_request(tuning_spec(strategy="Grid", max_jobs=4), name)
