@@ -21,6 +21,7 @@ def test_default_definitions_match_the_example_apps_documented_line() -> None:
     scanner.feed(b"uracy=0.9667\n", stream=1)
     assert scanner.finish() == {"train:accuracy": 0.975, "validation:accuracy": 0.9667}
     assert list(scanner.report()) == ["train:accuracy = 0.975", "validation:accuracy = 0.9667"]
+    assert list(scanner.warnings()) == []  # the defaults are not asked for: no noise
 
 
 def test_the_default_regex_is_what_sagemaker_gets_and_takes_the_last_value() -> None:
@@ -40,11 +41,12 @@ def test_custom_regexes_and_missing_metrics_are_reported() -> None:
     scanner.feed(b"F1 score: 0.81\r\nmetric recall=0.7\n")
     scanner.finish()
     assert scanner.values == {"f1": 0.81}
-    report = list(scanner.report())
-    assert report[0] == "f1 = 0.81"
-    assert "metric auc: no log line matched" in report[1]
-    assert "SageMaker would not find it either" in report[1]
-    assert "prints metric recall but no --metric defines it" in report[2]
+    assert list(scanner.report()) == ["f1 = 0.81"]
+    warnings = list(scanner.warnings())
+    assert warnings[0].startswith("metric auc: no log line matched")
+    assert "SageMaker would not find it either" in warnings[0]
+    assert "prints metric recall but no --metric defines it" in warnings[1]
+    assert len(warnings) == 2
 
 
 @pytest.mark.parametrize(
