@@ -144,21 +144,24 @@ class MetricScanner:
                 self.unmatched[loose.group(1)] = value
 
     def report(self) -> Iterator[str]:
-        """Lines for stderr: each final value (`validation:accuracy = 0.9667`), each metric the
-        user asked for that no log line matched, each `metric X=V` line no definition takes."""
+        """Each final value, for stderr: `validation:accuracy = 0.9667`."""
         for metric in self.metrics:
             if metric.name in self.values:
                 yield f"{metric.name} = {self.values[metric.name]:g}"
+
+    def warnings(self) -> Iterator[str]:
+        """Each metric the user asked for that no log line matched, and each `metric X=V` line
+        that no definition takes (SageMaker would not report either)."""
         for metric in self.metrics:
             if metric.asked and metric.name not in self.values:
                 yield (
-                    f"warning: metric {metric.name}: no log line matched {metric.regex!r}; "
+                    f"metric {metric.name}: no log line matched {metric.regex!r}; "
                     "SageMaker would not find it either"
                 )
         for name in self.unmatched:
             if name not in self.values:
                 yield (
-                    f"warning: the log prints metric {name} but no --metric defines it; "
+                    f"the log prints metric {name} but no --metric defines it; "
                     f"add --metric {name} to see it in SageMaker"
                 )
 

@@ -124,6 +124,8 @@ def train(
         scanner.finish()
         for line in scanner.report():
             console.info(line)
+        for line in scanner.warnings():
+            console.warn(line)
     finally:
         code_archive.remove_local_channel(local.test_dir)
     if code != 0:

@@ -21,6 +21,7 @@ def test_default_definitions_match_the_example_apps_documented_line() -> None:
     scanner.feed(b"uracy=0.9667\n", stream=1)
     assert scanner.finish() == {"train:accuracy": 0.975, "validation:accuracy": 0.9667}
     assert list(scanner.report()) == ["train:accuracy = 0.975", "validation:accuracy = 0.9667"]
+    assert list(scanner.warnings()) == []  # the defaults are not asked for: no noise
 
 
 def test_the_default_regex_is_what_sagemaker_gets_and_takes_the_last_value() -> None:
@@ -40,11 +41,12 @@ def test_custom_regexes_and_missing_metrics_are_reported() -> None:
     scanner.feed(b"F1 score: 0.81\r\nmetric recall=0.7\n")
     scanner.finish()
     assert scanner.values == {"f1": 0.81}
-    report = list(scanner.report())
-    assert report[0] == "f1 = 0.81"
-    assert "metric auc: no log line matched" in report[1]
-    assert "SageMaker would not find it either" in report[1]
-    assert "prints metric recall but no --metric defines it" in report[2]
+    assert list(scanner.report()) == ["f1 = 0.81"]
+    warnings = list(scanner.warnings())
+    assert warnings[0].startswith("metric auc: no log line matched")
+    assert "SageMaker would not find it either" in warnings[0]
+    assert "prints metric recall but no --metric defines it" in warnings[1]
+    assert len(warnings) == 2
 
 
 @pytest.mark.parametrize(
@@ -182,3 +184,55 @@ def test_a_hyperparameter_cannot_be_tuned_and_static() -> None:
     ranges = search_space.parse_ranges(["C=continuous:0.1:1"])
     with pytest.raises(UsageError, match="both tuned"):
         search_space.check_static(ranges, {"C": "1"})
+
+
+def tuning_spec(**overrides: object) -> object:
+    from easy_sm.sagemaker.training import TrainingSpec
+    from easy_sm.sagemaker.tuning import TuningSpec
+
+    training = TrainingSpec(
+        image_uri="img",
+        role_arn="arn:aws:iam::123456789012:role/r",
+        input_s3="s3://bucket/in",
+        output_s3="s3://bucket/out",
+        instance_type="ml.m5.large",
+        base_job_name="iris",
+        metrics=metrics.with_objective(metrics.parse(None), "validation:loss"),
+    )
+    values: dict[str, object] = {
+        "training": training,
+        "ranges": search_space.parse_ranges(["solver=categorical:lbfgs,saga"]),
+        "objective": search_space.Objective("validation:loss", maximize=False),
+        **overrides,
+    }
+    return TuningSpec(**values)  # type: ignore[arg-type]
+
+
+def test_a_grid_tuning_request_minimizing_leaves_the_job_count_to_sagemaker() -> None:
+    from easy_sm.sagemaker.tuning import tuning_job_name, tuning_job_request
+
+    name = tuning_job_name("a-very-long-base-name-for-a-tuning-job")
+    assert len(name) <= 32 and name.startswith("a-very-long")
+    config = tuning_job_request(tuning_spec(strategy="Grid", max_parallel=2), name)[
+        "HyperParameterTuningJobConfig"
+    ]
+    assert config["HyperParameterTuningJobObjective"] == {
+        "Type": "Minimize",
+        "MetricName": "validation:loss",
+    }
+    assert config["ResourceLimits"] == {"MaxParallelTrainingJobs": 2}
+    capped = tuning_job_request(tuning_spec(strategy="Grid", max_jobs=4), name)
+    assert capped["HyperParameterTuningJobConfig"]["ResourceLimits"] == {
+        "MaxParallelTrainingJobs": 1,
+        "MaxNumberOfTrainingJobs": 4,
+    }
+    huge = search_space.parse_ranges(
+        [f"p{i}=categorical:" + ",".join("abcdefghij") for i in range(3)]
+    )
+    with pytest.raises(UsageError, match="Grid over 1000 combinations"):
+        tuning_job_request(tuning_spec(strategy="Grid", ranges=huge), name)
+    many = metrics.with_objective(metrics.parse([f"m{i}" for i in range(20)]), "validation:loss")
+    spec = tuning_spec()
+    spec.training.metrics = many  # type: ignore[attr-defined]
+    with pytest.raises(UsageError, match="21 metric definitions given"):
+        tuning_job_request(spec, name)
