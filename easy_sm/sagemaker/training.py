@@ -39,6 +39,7 @@ class TrainingSpec:
     spot: bool = False
     max_wait_seconds: int | None = None
     checkpoint_s3: str | None = None
+    input_sharded: bool = False
 
 
 def parse_channels(items: list[str] | None) -> dict[str, str]:
@@ -56,14 +57,14 @@ def parse_channels(items: list[str] | None) -> dict[str, str]:
     return channels
 
 
-def _channel(name: str, uri: str) -> dict[str, Any]:
+def _channel(name: str, uri: str, sharded: bool = False) -> dict[str, Any]:
     return {
         "ChannelName": name,
         "DataSource": {
             "S3DataSource": {
                 "S3DataType": "S3Prefix",
                 "S3Uri": uri,
-                "S3DataDistributionType": "FullyReplicated",
+                "S3DataDistributionType": "ShardedByS3Key" if sharded else "FullyReplicated",
             }
         },
         "InputMode": "File",
@@ -93,7 +94,9 @@ def training_job_request(spec: TrainingSpec, job_name: str) -> dict[str, Any]:
         "TrainingJobName": job_name,
         "AlgorithmSpecification": {"TrainingImage": spec.image_uri, "TrainingInputMode": "File"},
         "RoleArn": spec.role_arn,
-        "InputDataConfig": [_channel(name, uri) for name, uri in channels.items()],
+        "InputDataConfig": [
+            _channel(name, uri, spec.input_sharded) for name, uri in channels.items()
+        ],
         "OutputDataConfig": {"S3OutputPath": spec.output_s3},
         "ResourceConfig": {
             "InstanceType": spec.instance_type,
