@@ -1,11 +1,13 @@
-"""A tiny distributed training.py: every host sends its name over TCP to the first host,
-which answers each with the sum of the values it received, as a data-parallel reduction
-would. Used by tests/integration/test_multihost.py (and shown in the README)."""
+"""A tiny distributed training.py: every host sends the sum of its share of the data over TCP
+to the first host, which answers each with the total (a data-parallel reduction).
+Hyperparameter `fail_on=algo-K` makes that host fail; `hold=SECONDS` makes every host wait
+first. Used by test_multihost.py."""
 
 import json
 import os
 import socket
 import time
+from pathlib import Path
 
 PORT = 7777
 
@@ -13,8 +15,11 @@ PORT = 7777
 def train(input_data_path, model_save_path, hyperparameters=None):
     hosts = json.loads(os.environ["SM_HOSTS"])
     me = os.environ["SM_CURRENT_HOST"]
+    time.sleep(float((hyperparameters or {}).get("hold", 0)))
+    if (hyperparameters or {}).get("fail_on") == me:
+        raise RuntimeError(f"boom on {me}")
     mine = sorted(os.listdir(input_data_path))
-    value = sum(int(open(os.path.join(input_data_path, f)).read()) for f in mine)
+    value = sum(int((Path(input_data_path) / name).read_text()) for name in mine)
     if me == hosts[0]:
         server = socket.create_server(("", PORT))
         total, peers, conns = value, [], []
@@ -38,6 +43,7 @@ def train(input_data_path, model_save_path, hyperparameters=None):
                 time.sleep(0.1)
         conn.sendall(f"{me} {value}".encode())
         total = int(conn.recv(1024).decode())
+    env = {k: v for k, v in os.environ.items() if k.startswith("SM_")}
     with open(os.path.join(model_save_path, f"{me}.json"), "w") as handle:
-        json.dump({"files": mine, "total": total}, handle)
+        json.dump({"files": mine, "total": total, "env": env}, handle)
     print(f"{me}: my files {mine}, total {total}", flush=True)
