@@ -111,7 +111,7 @@ def train(
     Example: easy_sm local train -c 3 --input-sharded --hyperparameters epochs=2
     """
     from easy_sm import hyperparameters as hps
-    from easy_sm.docker.containers import parse_gpus, run_foreground
+    from easy_sm.docker.containers import check_can_run, parse_gpus, run_foreground
     from easy_sm.docker.local_mode import (
         package_model as make_tarball,
     )
@@ -124,6 +124,7 @@ def train(
     values = hps.parse(hyperparameters, hyperparameters_file)
     gpu_request = parse_gpus(gpus)
     local = _local_app(app_name, no_build=no_build)
+    check_can_run(local.image)  # before test_dir/model and output/data are emptied
     if instance_count > 1:
         _train_multihost(local, values, user_env, instance_count, input_sharded, gpu_request)
         code = 0

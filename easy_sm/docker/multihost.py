@@ -24,6 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from easy_sm import console
 from easy_sm.docker.containers import (
     STOP_GRACE_SECONDS,
     Mount,
@@ -209,9 +210,7 @@ def run_hosts(api: EngineApi, job: MultiHostJob, sink: Sink) -> dict[str, int]:
     Containers and the network are removed whatever happens; Ctrl-C raises InterruptedByUser.
     """
     api.ping()
-    network_id = api.create_network(
-        job.network, {"easy_sm.app": job.hosts[0].spec.app_name, LABEL_RUN: job.run_id}
-    )
+    network_id = ""
     started: dict[str, str] = {}
     codes: dict[str, int] = {}
     errors: list[BaseException] = []
@@ -234,6 +233,9 @@ def run_hosts(api: EngineApi, job: MultiHostJob, sink: Sink) -> dict[str, int]:
 
     threads: list[threading.Thread] = []
     try:
+        network_id = api.create_network(
+            job.network, {"easy_sm.app": job.hosts[0].spec.app_name, LABEL_RUN: job.run_id}
+        )
         for host in job.hosts:
             started[host.name] = api.create(host.spec.name, container_config(host.spec))
         for host in job.hosts:
@@ -255,14 +257,19 @@ def run_hosts(api: EngineApi, job: MultiHostJob, sink: Sink) -> dict[str, int]:
             raise errors[0]
         return codes
     except KeyboardInterrupt:
+        console.info(
+            f"stopping the {len(started)} containers of {job.name} "
+            f"(SIGTERM, SIGKILL after {STOP_GRACE_SECONDS} s)…"
+        )
         _stop_all(api, list(started.values()))
         raise InterruptedByUser(
             f"interrupted: stopped and removed the {len(job.hosts)} containers of {job.name}"
         ) from None
     finally:
-        for container_id in started.values():
-            api.remove(container_id)
-        api.remove_network(network_id)
+        # by name where the id is unknown: an interrupted create may still have made it
+        for host in job.hosts:
+            api.remove(started.get(host.name, host.spec.name))
+        api.remove_network(network_id or job.network)
 
 
 def _stop_all(api: EngineApi, container_ids: list[str]) -> None:

@@ -122,6 +122,7 @@ def wait_for_job(
         timeout=timeout,
         on_poll=(lambda _d: tailer.poll()) if tailer is not None else None,
         interrupted_hint=stop_hint,
+        look_hint=f"check your network, then look at it: easy_sm logs -j {name}",
     )
     raise_if_unsuccessful(kind, name, described)
     return described

@@ -158,6 +158,7 @@ class SageMakerClient:
         *,
         timeout: float = endpoints.DEFAULT_ENDPOINT_TIMEOUT,
     ) -> str:
+        endpoints.check_deploy_options(endpoint_name=endpoint_name, model_data=model_data)
         return endpoints.deploy_endpoint(
             self.sm,
             endpoint_name=endpoint_name,
@@ -194,6 +195,8 @@ class SageMakerClient:
         **options: Any,
     ) -> str:
         """Start a batch transform job (and wait for it, with --wait); return its name."""
+        # every argument, before the first AWS call (the model would be made for nothing)
+        endpoints.check_transform_options(model_data=model_data, **options)
         model = endpoints.ensure_model(
             self.sm, self.name_prefix, self.image_uri, model_data, self.role
         )
