@@ -13,6 +13,7 @@ from easy_sm import console
 from easy_sm.commands.helpers import load_project, parse_key_values
 from easy_sm.commands.options import (
     AppNameOption,
+    CodeOption,
     EnvOption,
     GpusOption,
     HyperparametersFileOption,
@@ -104,6 +105,7 @@ def train(
     input_sharded: ShardedOption = False,
     gpus: GpusOption = None,
     no_build: NoBuildOption = False,
+    with_code: CodeOption = False,
 ) -> None:
     """Train locally: `IMAGE train` with test_dir mounted at /opt/ml; prints the model folder
     (or model.tar.gz with --package-model).
@@ -123,19 +125,32 @@ def train(
     user_env = parse_key_values(env, "--env", env_keys=True)
     values = hps.parse(hyperparameters, hyperparameters_file)
     gpu_request = parse_gpus(gpus)
-    local = _local_app(app_name, no_build=no_build)
+    # --code runs the project's code from the `code` channel: the image's copy may be old
+    local = _local_app(app_name, no_build=no_build or with_code)
     check_can_run(local.image)  # before test_dir/model and output/data are emptied
-    if instance_count > 1:
-        _train_multihost(local, values, user_env, instance_count, input_sharded, gpu_request)
-        code = 0
-        failure_file = local.test_dir / "output" / "failure"
-    else:
-        spec, failure_file = training_spec(
-            local, values, user_env, gpus=gpu_request, sharded=input_sharded
-        )
-        _announce(spec)
-        sink = _container_output()
-        code = run_foreground(spec, stdout=sink, stderr=sink)
+    from easy_sm.docker import code_archive
+
+    code_archive.remove_local_channel(local.require_test_dir())
+    if with_code:
+        # the `code` channel, laid out as SageMaker lays out `train --code`'s
+        project = load_project(app_name)
+        packed = code_archive.pack_code(project.project_dir, project.module_dir)
+        code_archive.write_local_channel(packed, local.test_dir)
+        console.info(f"code channel: {packed.files} files of your code ({packed.file_name})")
+    try:
+        if instance_count > 1:
+            _train_multihost(local, values, user_env, instance_count, input_sharded, gpu_request)
+            code = 0
+            failure_file = local.test_dir / "output" / "failure"
+        else:
+            spec, failure_file = training_spec(
+                local, values, user_env, gpus=gpu_request, sharded=input_sharded
+            )
+            _announce(spec)
+            sink = _container_output()
+            code = run_foreground(spec, stdout=sink, stderr=sink)
+    finally:
+        code_archive.remove_local_channel(local.test_dir)
     if code != 0:
         reason = read_text_head(failure_file)
         message = f"local training failed (container exit code {code})"

@@ -267,15 +267,24 @@ class EngineApi:
         if status not in (204, 404, 409):
             raise DockerError(f"removing the container failed: {self._message(body)}")
 
-    def image_labels(self, ref: str) -> dict[str, str] | None:
-        """The labels of the local image `ref` ({} if it has none), or None if it is missing."""
-        status, body = self._request("GET", f"/images/{urllib.parse.quote(ref, safe='/:')}/json")
+    def inspect_image(self, ref: str) -> dict[str, Any] | None:
+        """`docker image inspect REF` as a dict, or None when there is no such image."""
+        status, body = self._request(
+            "GET", f"/images/{urllib.parse.quote(ref, safe='')}/json", timeout=20
+        )
         if status == 404:
             return None
         if status != 200:
-            raise DockerError(f"inspecting image {ref} failed: {self._message(body)}")
-        config = json.loads(body).get("Config") or {}
-        return dict(config.get("Labels") or {})
+            raise DockerError(f"inspecting {ref} failed ({status}): {self._message(body)}")
+        answer: dict[str, Any] = json.loads(body)
+        return answer
+
+    def image_labels(self, ref: str) -> dict[str, str] | None:
+        """The labels of the local image `ref` ({} if it has none), or None if it is missing."""
+        found = self.inspect_image(ref)
+        if found is None:
+            return None
+        return dict((found.get("Config") or {}).get("Labels") or {})
 
     def create_network(self, name: str, labels: dict[str, str]) -> str:
         """A user-defined bridge network (containers on it resolve each other by name)."""

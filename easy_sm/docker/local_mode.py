@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from easy_sm.docker.code_archive import CODE_CHANNEL
 from easy_sm.docker.containers import Mount, RunSpec, invoking_user
 from easy_sm.errors import ConfigError, UsageError
 from easy_sm.hyperparameters import stringify
@@ -222,7 +223,9 @@ def write_training_config(
             channel: {
                 "ContentType": _content_type(data / channel),
                 "TrainingInputMode": "File",
-                "S3DistributionType": "ShardedByS3Key" if sharded else "FullyReplicated",
+                "S3DistributionType": (
+                    "ShardedByS3Key" if sharded and channel != CODE_CHANNEL else "FullyReplicated"
+                ),
                 "RecordWrapperType": "None",
             }
             for channel in found

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from easy_sm import console
+from easy_sm.docker.code_archive import CODE_CHANNEL
 from easy_sm.docker.containers import (
     STOP_GRACE_SECONDS,
     Mount,
@@ -128,7 +129,11 @@ def prepare_multihost_training(
     data = test_dir / "input" / "data"
     shares: dict[str, list[list[str]]] = {}
     if sharded:
-        shares = {channel: shard(channel_files(data / channel), count) for channel in found}
+        # the data channels are split; the `code` channel (--code) goes whole to every host
+        shares = {
+            channel: shard(channel_files(data / channel), 1 if channel == CODE_CHANNEL else count)
+            for channel in found
+        }
     gpu_count = num_gpus(gpus)
     for index, host in enumerate(names):
         folder = hosts_dir / host
@@ -138,7 +143,8 @@ def prepare_multihost_training(
         if sharded:
             for channel in found:
                 (folder / "input" / "data" / channel).mkdir(parents=True, exist_ok=True)
-                for key in shares[channel][index]:
+                share = shares[channel][0 if channel == CODE_CHANNEL else index]
+                for key in share:
                     _place(data / channel / key, folder / "input" / "data" / channel / key)
         else:
             mounts.append(Mount(str(data.resolve()), f"{OPT_ML}/input/data"))
