@@ -281,10 +281,12 @@ class EngineApi:
 
     def image_labels(self, ref: str) -> dict[str, str] | None:
         """The labels of the local image `ref` ({} if it has none), or None if it is missing."""
-        found = self.inspect_image(ref)
-        if found is None:
+        status, body = self._request("GET", f"/images/{urllib.parse.quote(ref, safe='/:')}/json")
+        if status == 404:
             return None
-        return dict((found.get("Config") or {}).get("Labels") or {})
+        if status != 200:
+            raise DockerError(f"inspecting image {ref} failed: {self._message(body)}")
+        return dict((json.loads(body).get("Config") or {}).get("Labels") or {})
 
     def create_network(self, name: str, labels: dict[str, str]) -> str:
         """A user-defined bridge network (containers on it resolve each other by name)."""

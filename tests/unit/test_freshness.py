@@ -247,3 +247,35 @@ def test_cloud_input_sharded_shards_every_channel() -> None:
         for c in request["InputDataConfig"]
     ]
     assert kinds == ["FullyReplicated", "FullyReplicated"]
+
+
+def test_the_code_channel_goes_whole_to_every_host_when_sharding(local: LocalApp) -> None:
+    code = local.test_dir / "input" / "data" / "code"
+    code.mkdir()
+    (code / "code.tar.gz").write_bytes(b"archive")
+    job = prepare_multihost_training(local, {}, {}, 3, sharded=True)
+    for host in job.hosts:
+        assert (host.folder / "input/data/code/code.tar.gz").read_bytes() == b"archive"
+        config = json.loads((host.folder / "input/config/inputdataconfig.json").read_text())
+        assert config["code"]["S3DistributionType"] == "FullyReplicated"
+        assert config["training"]["S3DistributionType"] == "ShardedByS3Key"
+
+
+def test_cloud_input_sharded_leaves_the_code_channel_whole() -> None:
+    spec = TrainingSpec(
+        image_uri="1.dkr.ecr.eu-west-1.amazonaws.com/demo:latest",
+        role_arn="arn:aws:iam::123456789012:role/R",
+        input_s3="s3://my-bucket/train",
+        output_s3="s3://my-bucket/out",
+        instance_type="ml.m5.large",
+        base_job_name="demo",
+        instance_count=2,
+        input_sharded=True,
+        code_s3="s3://my-bucket/code/code-abc.tar.gz",
+    )
+    request = training_job_request(spec, "demo-1")
+    kinds = {
+        c["ChannelName"]: c["DataSource"]["S3DataSource"]["S3DataDistributionType"]
+        for c in request["InputDataConfig"]
+    }
+    assert kinds == {"training": "ShardedByS3Key", "code": "FullyReplicated"}
