@@ -389,8 +389,9 @@ def failure_report(
 
 # -- endpoints ---------------------------------------------------------------------------------
 def _config_history(tags: list[dict[str, Any]]) -> list[str] | None:
-    """The endpoint configs recorded in the config-history tag (a JSON list of names or of
-    objects with a name, or a comma-separated list), or None without the tag."""
+    """The endpoint configs the endpoint ran before, oldest first, from the config-history tag
+    (space-separated names, as `deploy` writes them; a JSON list or commas are read too), or
+    None without the tag."""
     value = next((t.get("Value", "") for t in tags if t.get("Key") == CONFIG_HISTORY_TAG), None)
     if value is None:
         return None
@@ -406,7 +407,7 @@ def _config_history(tags: list[dict[str, Any]]) -> list[str] | None:
             if item:
                 names.append(str(item))
         return names
-    return [part.strip() for part in str(parsed).replace(";", ",").split(",") if part.strip()]
+    return str(parsed).replace(",", " ").replace(";", " ").split()
 
 
 def endpoint_summary(
@@ -510,7 +511,8 @@ def render_endpoint(summary: dict[str, Any]) -> list[str]:
     )
     lines.append(f"  config:      {summary['config']}")
     if summary["config_history"]:
-        lines.append(f"  history:     {' <- '.join(reversed(summary['config_history']))}")
+        earlier = ", ".join(reversed(summary["config_history"]))
+        lines.append(f"  earlier:     {earlier} (newest first)")
     for v in summary["variants"]:
         if v["serverless"]:
             what = "serverless " + _pairs(dict(v["serverless"]))

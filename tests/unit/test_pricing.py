@@ -26,6 +26,15 @@ def test_the_price_table_names_its_date_source_and_currency() -> None:
 
 def test_a_known_instance_has_its_published_price() -> None:
     assert pricing.hourly_price("us-east-1", "training", "ml.m5.large") == 0.115
+    assert pricing.hourly_price("eu-west-1", "training", "ml.m5.xlarge") == 0.257
+    # a type listed for one region or component is not borrowed for another
+    assert pricing.hourly_price("eu-west-1", "training", "ml.m5.large") is None
+    assert pricing.hourly_price("eu-west-1", "processing", "ml.g4dn.xlarge") is None
+
+
+def test_every_region_names_where_its_prices_come_from() -> None:
+    table = pricing.price_table()
+    assert set(table["region_sources"]) == set(table["prices"])
 
 
 @pytest.mark.parametrize(
