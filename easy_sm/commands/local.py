@@ -233,12 +233,15 @@ def process(
     no_build: NoBuildOption = False,
 ) -> None:
     """Run a processing script locally (`IMAGE process FILE`); prints the output folder."""
+    from easy_sm.commands.build import ensure_fresh
     from easy_sm.docker.containers import parse_gpus, run_foreground
-    from easy_sm.docker.local_mode import processing_spec, read_text_head
+    from easy_sm.docker.local_mode import processing_script, processing_spec, read_text_head
 
     user_env = parse_key_values(env, "--env", env_keys=True)
     gpu_request = parse_gpus(gpus)
-    local = _local_app(app_name, no_build=no_build)
+    local = _local_app(app_name)
+    processing_script(local, file)  # a wrong -f fails before any build
+    ensure_fresh(load_project(app_name), no_build=no_build)
     spec = processing_spec(local, file, user_env)
     spec.gpus = gpu_request
     _announce(spec)

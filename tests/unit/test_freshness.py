@@ -279,3 +279,12 @@ def test_cloud_input_sharded_leaves_the_code_channel_whole() -> None:
         for c in request["InputDataConfig"]
     }
     assert kinds == {"training": "ShardedByS3Key", "code": "FullyReplicated"}
+
+
+def test_a_wrong_processing_script_fails_before_any_build(
+    project: Path, runner: CliRunner, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-engine.sock")
+    result = runner.invoke(app, ["local", "process", "-f", "nope.py"])
+    assert result.exit_code == 2, result.stderr
+    assert "processing script" in result.stderr and "not found" in result.stderr
