@@ -18,6 +18,7 @@ from easy_sm.commands.options import (
     GpusOption,
     HyperparametersFileOption,
     HyperparametersOption,
+    MetricOption,
     NoBuildOption,
     ShardedOption,
 )
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
 
 local_app = typer.Typer(
     help="Run the app's image locally, exactly as SageMaker would: train, process, run, "
-    "deploy, stop.",
+    "deploy, stop, tune.",
     no_args_is_help=True,
 )
 
@@ -105,6 +106,7 @@ def train(
     input_sharded: ShardedOption = False,
     gpus: GpusOption = None,
     no_build: NoBuildOption = False,
+    metric: MetricOption = None,
     with_code: CodeOption = False,
 ) -> None:
     """Train locally: `IMAGE train` with test_dir mounted at /opt/ml; prints the model folder
@@ -113,6 +115,7 @@ def train(
     Example: easy_sm local train -c 3 --input-sharded --hyperparameters epochs=2
     """
     from easy_sm import hyperparameters as hps
+    from easy_sm import metrics
     from easy_sm.docker.containers import check_can_run, parse_gpus, run_foreground
     from easy_sm.docker.local_mode import (
         package_model as make_tarball,
@@ -124,6 +127,7 @@ def train(
 
     user_env = parse_key_values(env, "--env", env_keys=True)
     values = hps.parse(hyperparameters, hyperparameters_file)
+    scanner = metrics.MetricScanner(metrics.parse(metric))
     gpu_request = parse_gpus(gpus)
     # --code runs the project's code from the `code` channel: the image's copy may be old
     local = _local_app(app_name, no_build=no_build or with_code)
@@ -138,8 +142,17 @@ def train(
         code_archive.write_local_channel(packed, local.test_dir)
         console.info(f"code channel: {packed.files} files of your code ({packed.file_name})")
     try:
+        sink = _container_output()
         if instance_count > 1:
-            _train_multihost(local, values, user_env, instance_count, input_sharded, gpu_request)
+            _train_multihost(
+                local,
+                values,
+                user_env,
+                instance_count,
+                input_sharded,
+                gpu_request,
+                sink=metrics.tee(sink, scanner, 2),
+            )
             code = 0
             failure_file = local.test_dir / "output" / "failure"
         else:
@@ -147,8 +160,14 @@ def train(
                 local, values, user_env, gpus=gpu_request, sharded=input_sharded
             )
             _announce(spec)
-            sink = _container_output()
-            code = run_foreground(spec, stdout=sink, stderr=sink)
+            code = run_foreground(
+                spec, stdout=metrics.tee(sink, scanner, 1), stderr=metrics.tee(sink, scanner, 2)
+            )
+        scanner.finish()
+        for line in scanner.report():
+            console.info(line)
+        for line in scanner.warnings():
+            console.warn(line)
     finally:
         code_archive.remove_local_channel(local.test_dir)
     if code != 0:
@@ -173,6 +192,8 @@ def _train_multihost(
     count: int,
     sharded: bool,
     gpus: int,
+    *,
+    sink: Sink,
 ) -> MultiHostJob:
     """`local train -c N`: N hosts on their own network; their artifacts merged as
     SageMaker merges them. Raises JobFailedError naming the failed host(s)."""
@@ -196,7 +217,7 @@ def _train_multihost(
     )
     for host in job.hosts:
         console.detail(shlex.join(host.spec.docker_argv()))
-    codes = run_hosts(api, job, _container_output())
+    codes = run_hosts(api, job, sink)
     failed = [name for name, code in codes.items() if code != 0]
     if failed:
         first = failed[0]
