@@ -25,6 +25,7 @@ CONFIG = '{"image_name": "app", "easy_sm_module_dir": "", "python_version": "3.1
 PROJECT = {"app.json": CONFIG.encode()}
 TRANSFORM = ["batch-transform", "-a", "app", "-m", "s3://bucket/model.tar.gz", "-e", "ml.m5.large"]
 TRAIN = ["train", "-a", "app", "-n", "j", "-e", "ml.m5.large", "-r", ROLE]
+TUNE = ["tune", "-a", "app", "-n", "j", "-e", "ml.m5.large", "-r", ROLE, "-i", "s3://bucket/in"]
 PROCESS = ["process", "-a", "app", "-f", "p.py", "-e", "ml.m5.large", "-n", "j", "-r", ROLE]
 DEPLOY = ["deploy", "-a", "app", "-m", "s3://bucket/model.tar.gz", "-e", "ml.m5.large", "-r", ROLE]
 
@@ -143,6 +144,46 @@ CASES = [
         ["logs", "-a", "app", "-j", "a b"],
         2,
         "-j",
+        PROJECT,
+        offline=True,
+    ),
+    Bad(
+        "tune-bad-output-uri-offline",
+        [*TUNE, "-o", "not-an-uri", "--objective", "v:acc", "--range", "C=continuous:0:1"],
+        2,
+        "not-an-uri",
+        PROJECT,
+        offline=True,
+    ),
+    Bad(
+        "describe-bad-job-offline",
+        ["describe", "-a", "app", "-j", "a b"],
+        2,
+        "-j",
+        PROJECT,
+        offline=True,
+    ),
+    Bad(
+        "describe-bad-endpoint-offline",
+        ["describe", "-a", "app", "-n", "a b"],
+        2,
+        "-n/--endpoint-name",
+        PROJECT,
+        offline=True,
+    ),
+    Bad(
+        "invoke-bad-endpoint-offline",
+        ["invoke", "-a", "app", "-n", "a b", "-f", "app.json", "--content-type", "text/csv"],
+        2,
+        "-n/--endpoint-name",
+        PROJECT,
+        offline=True,
+    ),
+    Bad(
+        "get-model-artifacts-bad-job-offline",
+        ["get-model-artifacts", "-a", "app", "-j", "a b"],
+        2,
+        "-j/--job-name",
         PROJECT,
         offline=True,
     ),
