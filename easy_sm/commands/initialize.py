@@ -78,7 +78,7 @@ def _ask_app_name() -> str:
 def _ask_source_dir() -> str:
     """The folder of an existing project's code: one that exists, or a new one confirmed."""
     while True:
-        folder = typer.prompt("Folder where your code lives (e.g. src)", err=True).strip()
+        folder = str(typer.prompt("Folder where your code lives (e.g. src)", err=True)).strip()
         path = Path(folder).expanduser()
         if not folder:
             continue
@@ -95,7 +95,7 @@ def _ask_region() -> str:
     from easy_sm.config.config import AWS_REGION_RE
 
     while True:
-        region = typer.prompt("AWS region", default=default_region(), err=True).strip()
+        region = str(typer.prompt("AWS region", default=default_region(), err=True)).strip()
         if AWS_REGION_RE.fullmatch(region):
             return region
         console.info(f"{region!r} is not an AWS region (e.g. eu-west-1)")
