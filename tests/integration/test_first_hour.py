@@ -1,0 +1,114 @@
+"""What a new user meets in the first hour (issue 9), on the real Docker engine: container
+output in the order it was written, commands shown as a shell needs them, and a model server
+that dies on a bad model reported without noise."""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from easy_sm.__main__ import app
+from tests.conftest import free_port
+from tests.integration.conftest import remove_image_everywhere, run_cli
+
+pytestmark = pytest.mark.docker
+
+BASE = Path("ex-app/easy_sm_base")
+
+# Alternating stdout / stderr lines, written as fast as Python can: two pipes read by two
+# goroutines in the engine reorder them; one stream keeps them in order.
+INTERLEAVED_TRAINING = '''
+import sys
+
+
+def train(input_data_path, model_save_path, hyperparameters=None):
+    for number in range(300):
+        stream = sys.stdout if number % 2 else sys.stderr
+        print(f"line-{number:03d}", file=stream, flush=True)
+    print("user's last line", flush=True)
+'''
+
+
+@pytest.fixture
+def own_project(example_project: Path, example_image: str, tmp_path: Path) -> Path:
+    project = tmp_path / "project"
+    shutil.copytree(example_project, project)
+    return project
+
+
+@pytest.fixture
+def interleaving_image(own_project: Path) -> Iterator[str]:
+    """The example project with a training.py that interleaves stdout and stderr, built under
+    a tag of its own (a code-only rebuild on the session image's cached layers)."""
+    (own_project / BASE / "training" / "training.py").write_text(INTERLEAVED_TRAINING)
+    tag = f"fh-{uuid.uuid4().hex[:8]}"
+    code, out, err = run_cli(["--docker-tag", tag, "build", "-q"], own_project)
+    assert code == 0, err
+    try:
+        yield tag
+    finally:
+        remove_image_everywhere(out.strip())
+
+
+def test_local_train_shows_container_output_in_the_order_it_was_written(
+    own_project: Path, interleaving_image: str, runner: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(own_project)
+    result = runner.invoke(app, ["--docker-tag", interleaving_image, "local", "train"])
+    assert result.exit_code == 0, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.startswith("line-")]
+    assert lines == [f"line-{number:03d}" for number in range(300)]
+    tail = result.stderr.splitlines()[-2:]
+    assert tail == ["user's last line", "training complete"]
+
+
+def test_local_run_shows_its_command_quoted_as_a_shell_needs_it(
+    own_project: Path, runner: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(own_project)
+    result = runner.invoke(
+        app, ["local", "run", "--", "python", "-c", "import sys; print(len(sys.argv))"]
+    )
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == "1\n"
+    assert " run python -c 'import sys; print(len(sys.argv))' (easy-sm-ex-app-run-" in (
+        result.stderr.splitlines()[0]
+    )
+
+
+def test_a_server_that_exits_on_a_bad_model_is_reported_once_without_the_timeout_hint(
+    own_project: Path, runner: CliRunner, monkeypatch: pytest.MonkeyPatch, docker_client: object
+) -> None:
+    monkeypatch.chdir(own_project)  # never trained: model_fn finds no model
+    port = free_port()
+    result = runner.invoke(
+        app,
+        [
+            "local",
+            "deploy",
+            "-p",
+            str(port),
+            "--timeout",
+            "90",
+            "--env",
+            "SAGEMAKER_MODEL_SERVER_WORKERS=3",
+        ],
+    )
+    assert result.exit_code == 6, result.stderr
+    assert result.stdout == ""
+    err = result.stderr
+    last = err.splitlines()[-1]
+    assert last.startswith("error: the serving container exited (code ")
+    assert "run `easy_sm local train` first" in last
+    assert "--timeout" not in last
+    assert "--- last lines of the container's log ---" in err
+    assert err.count("Traceback (most recent call last)") <= 1
+    listed = docker_client.containers.list(  # type: ignore[attr-defined]
+        all=True, filters={"label": ["easy_sm.app=ex-app", f"easy_sm.port={port}"]}
+    )
+    assert listed == []
