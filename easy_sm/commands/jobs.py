@@ -20,6 +20,7 @@ from easy_sm.commands.options import (
     HyperparametersOption,
     IamRoleOption,
     InstanceCountOption,
+    JobNameOption,
     JsonOption,
     LogsOption,
     MaxRunOption,
@@ -29,6 +30,7 @@ from easy_sm.commands.options import (
     ProcessOutputOption,
     ShardedOption,
     TagOption,
+    TrainingJobNameOption,
     UnusedRoleOption,
     VolumeOption,
 )
@@ -344,9 +346,7 @@ def list_training_jobs(
 
 
 def get_model_artifacts(
-    training_job_name: Annotated[
-        str, typer.Option("--training-job-name", "-j", help="The training job's name.")
-    ],
+    training_job_name: TrainingJobNameOption,
     app_name: AppNameOption = None,
     iam_role_arn: UnusedRoleOption = None,
 ) -> None:
@@ -362,9 +362,7 @@ def get_model_artifacts(
 
 
 def logs(
-    job_name: Annotated[
-        str, typer.Option("--job-name", "-j", help="Training, processing or transform job.")
-    ],
+    job_name: JobNameOption,
     follow: Annotated[
         bool, typer.Option("--follow", "-f", help="Keep printing until the job ends.")
     ] = False,
@@ -382,9 +380,7 @@ def logs(
 
 
 def stop_training_job(
-    job_name: Annotated[
-        str, typer.Option("--training-job-name", "-j", help="The training job to stop.")
-    ],
+    job_name: TrainingJobNameOption,
     app_name: AppNameOption = None,
 ) -> None:
     """Stop a training job on SageMaker.

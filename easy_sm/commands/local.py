@@ -39,6 +39,9 @@ PortOption = Annotated[
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the root app."""
+    from easy_sm.commands import local_inspect
+
+    local_inspect.register(local_app)
     app.add_typer(local_app, name="local")
 
 

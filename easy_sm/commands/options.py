@@ -7,10 +7,21 @@ from typing import Annotated
 
 import typer
 
+from easy_sm.commands.completion import (
+    complete_app_name,
+    complete_endpoint_name,
+    complete_job_name,
+    complete_training_job_name,
+)
+
 AppNameOption = Annotated[
     str | None,
     typer.Option(
-        "--app-name", "-a", metavar="APP", help="App name (default: the one *.json config here)."
+        "--app-name",
+        "-a",
+        metavar="APP",
+        help="App name (default: the one *.json config here).",
+        autocompletion=complete_app_name,
     ),
 ]
 IamRoleOption = Annotated[
@@ -100,7 +111,33 @@ ModelOption = Annotated[
 ]
 EndpointOption = Annotated[
     str,
-    typer.Option("--endpoint-name", "-n", metavar="NAME", help="Name of the SageMaker endpoint."),
+    typer.Option(
+        "--endpoint-name",
+        "-n",
+        metavar="NAME",
+        help="Name of the SageMaker endpoint.",
+        autocompletion=complete_endpoint_name,
+    ),
+]
+TrainingJobNameOption = Annotated[
+    str,
+    typer.Option(
+        "--training-job-name",
+        "-j",
+        metavar="JOB",
+        help="The training job's name.",
+        autocompletion=complete_training_job_name,
+    ),
+]
+JobNameOption = Annotated[
+    str,
+    typer.Option(
+        "--job-name",
+        "-j",
+        metavar="JOB",
+        help="Training, processing or transform job.",
+        autocompletion=complete_job_name,
+    ),
 ]
 
 # -e is the instance type on every command; both long names work everywhere (the original

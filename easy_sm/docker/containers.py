@@ -232,14 +232,21 @@ def find_servers(engine: Any, app_name: str, port: int | None = None) -> list[An
         return list(engine.containers.list(all=True, filters={"label": filters}))
 
 
-def tail_logs(container: Any, lines: int = LOG_TAIL) -> str:
+def tail_logs(container: Any, lines: int = LOG_TAIL, *, settle: float = 2.0) -> str:
+    """The container's last log lines. The engine may report a container as exited before
+    its log has been written out: an empty log is asked for again for up to `settle` s."""
     import docker.errors
 
-    try:
-        raw = container.logs(stdout=True, stderr=True, tail=lines)
-    except docker.errors.APIError:
-        return ""
-    return bytes(raw).decode("utf-8", "replace").rstrip()
+    deadline = time.monotonic() + settle
+    while True:
+        try:
+            raw = container.logs(stdout=True, stderr=True, tail=lines)
+        except docker.errors.APIError:
+            return ""
+        text = bytes(raw).decode("utf-8", "replace").rstrip()
+        if text or time.monotonic() >= deadline:
+            return text
+        time.sleep(0.2)
 
 
 def start_server(

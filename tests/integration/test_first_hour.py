@@ -22,7 +22,7 @@ BASE = Path("ex-app/easy_sm_base")
 
 # Alternating stdout / stderr lines, written as fast as Python can: two pipes read by two
 # goroutines in the engine reorder them; one stream keeps them in order.
-INTERLEAVED_TRAINING = '''
+INTERLEAVED_TRAINING = """
 import sys
 
 
@@ -31,7 +31,7 @@ def train(input_data_path, model_save_path, hyperparameters=None):
         stream = sys.stdout if number % 2 else sys.stderr
         print(f"line-{number:03d}", file=stream, flush=True)
     print("user's last line", flush=True)
-'''
+"""
 
 
 @pytest.fixture
@@ -76,8 +76,9 @@ def test_local_run_shows_its_command_quoted_as_a_shell_needs_it(
     )
     assert result.exit_code == 0, result.stderr
     assert result.stdout == "1\n"
-    assert " run python -c 'import sys; print(len(sys.argv))' (easy-sm-ex-app-run-" in (
-        result.stderr.splitlines()[0]
+    assert (
+        " run python -c 'import sys; print(len(sys.argv))' (easy-sm-ex-app-run-"
+        in (result.stderr.splitlines()[0])
     )
 
 
