@@ -4,7 +4,12 @@ that dies on a bad model reported without noise."""
 
 from __future__ import annotations
 
+import json
+import re
 import shutil
+import subprocess
+import sys
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -34,10 +39,16 @@ def train(input_data_path, model_save_path, hyperparameters=None):
 """
 
 
+APP = f"fh-{uuid.uuid4().hex[:8]}"
+
+
 @pytest.fixture
 def own_project(example_project: Path, example_image: str, tmp_path: Path) -> Path:
+    """A copy of the example project under an app name of its own: containers are found by
+    the app's label, and other test sessions run (and stop) `ex-app` containers meanwhile."""
     project = tmp_path / "project"
     shutil.copytree(example_project, project)
+    (project / "ex-app.json").rename(project / f"{APP}.json")
     return project
 
 
@@ -77,7 +88,7 @@ def test_local_run_shows_its_command_quoted_as_a_shell_needs_it(
     assert result.exit_code == 0, result.stderr
     assert result.stdout == "1\n"
     assert (
-        " run python -c 'import sys; print(len(sys.argv))' (easy-sm-ex-app-run-"
+        " run python -c 'import sys; print(len(sys.argv))' (easy-sm-{APP}-run-"
         in (result.stderr.splitlines()[0])
     )
 
@@ -110,6 +121,67 @@ def test_a_server_that_exits_on_a_bad_model_is_reported_once_without_the_timeout
     assert "--- last lines of the container's log ---" in err
     assert err.count("Traceback (most recent call last)") <= 1
     listed = docker_client.containers.list(  # type: ignore[attr-defined]
-        all=True, filters={"label": ["easy_sm.app=ex-app", f"easy_sm.port={port}"]}
+        all=True, filters={"label": [f"easy_sm.app={APP}"]}
     )
     assert listed == []
+
+
+# --- item 12: local ps / local logs ---------------------------------------------------------
+
+
+@pytest.fixture
+def deployed(own_project: Path) -> Iterator[tuple[Path, int]]:
+    """The example app trained and deployed on a free port; stopped afterwards."""
+    code, _, err = run_cli(["-q", "local", "train"], own_project)
+    assert code == 0, err
+    port = free_port()
+    code, _, err = run_cli(["local", "deploy", "-p", str(port), "--timeout", "120"], own_project)
+    assert code == 0, err
+    try:
+        yield own_project, port
+    finally:
+        run_cli(["local", "stop", "-p", str(port)], own_project)
+
+
+def test_local_ps_lists_the_running_deployment_and_logs_shows_and_follows_it(
+    deployed: tuple[Path, int], example_image: str
+) -> None:
+    project, port = deployed
+    code, out, err = run_cli(["local", "ps"], project)
+    assert code == 0, err
+    (line,) = [row for row in out.splitlines() if row.startswith(f"serve  {port}  ")]
+    kind, shown_port, image, age, name = line.split("  ")
+    assert (kind, shown_port, image) == ("serve", str(port), example_image)
+    assert re.fullmatch(r"\d+ (s|min)", age)
+    assert name.startswith(f"easy-sm-{APP}-serve-")
+
+    code, out, err = run_cli(["local", "ps", "--json"], project)
+    assert code == 0, err
+    (mine,) = [c for c in json.loads(out) if c["port"] == port]
+    assert mine["url"] == f"http://127.0.0.1:{port}" and mine["name"] == name
+
+    code, out, err = run_cli(["local", "logs", "-p", str(port)], project)
+    assert code == 0, err
+    assert "model loaded from /opt/ml/model" in out
+
+    follower = subprocess.Popen(
+        [sys.executable, "-m", "easy_sm", "local", "logs", "-p", str(port), "--follow"],
+        cwd=project,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        time.sleep(1.5)
+        assert follower.poll() is None, "--follow returned while the server runs"
+        assert run_cli(["local", "stop", "-p", str(port)], project)[0] == 0
+        out, err = follower.communicate(timeout=60)
+    finally:
+        if follower.poll() is None:
+            follower.kill()
+    assert follower.returncode == 0, err
+    assert "model loaded from /opt/ml/model" in out
+
+    code, out, err = run_cli(["local", "logs", "-p", str(port)], project)
+    assert code == 2
+    assert err.startswith(f"error: no local deployment of {APP} on port {port} is running — ")
