@@ -87,10 +87,8 @@ def test_local_run_shows_its_command_quoted_as_a_shell_needs_it(
     )
     assert result.exit_code == 0, result.stderr
     assert result.stdout == "1\n"
-    assert (
-        " run python -c 'import sys; print(len(sys.argv))' (easy-sm-{APP}-run-"
-        in (result.stderr.splitlines()[0])
-    )
+    shown = " run python -c 'import sys; print(len(sys.argv))' (easy-sm-"
+    assert f"{shown}{APP}-run-" in result.stderr.splitlines()[0]
 
 
 def test_a_server_that_exits_on_a_bad_model_is_reported_once_without_the_timeout_hint(
