@@ -337,7 +337,8 @@ def dedupe_tracebacks(text: str) -> str:
         index = end
     repeats = sum(count - 1 for count in seen.values())
     if repeats:
-        out.append(f"(the same traceback was repeated {repeats} more time(s): hidden)")
+        times = "once more" if repeats == 1 else f"{repeats} more times"
+        out.append(f"(the same traceback was printed {times}: hidden)")
     return "\n".join(out)
 
 

@@ -217,3 +217,28 @@ def test_the_template_image_silences_pips_root_user_warning() -> None:
     assert "    PIP_ROOT_USER_ACTION=ignore \\\n" in dockerfile
     first_run = dockerfile.index("\nRUN ")
     assert dockerfile.index("PIP_ROOT_USER_ACTION=ignore") < first_run
+
+
+# --- item 8: a traceback repeated by every worker is shown once ------------------------------
+
+
+def test_repeated_worker_tracebacks_are_shown_once() -> None:
+    from easy_sm.docker.containers import dedupe_tracebacks
+
+    block = [
+        "Traceback (most recent call last):",
+        '  File "/opt/program/inference.py", line 12, in model_fn',
+        "    return joblib.load(path)",
+        "FileNotFoundError: [Errno 2] No such file or directory: '/opt/ml/model/model.joblib'",
+    ]
+    log = []
+    for pid in (9, 10, 11):
+        log += [f"[2026-11-27 05:00:40 +0000] [{pid}] [ERROR] model_fn failed:", *block]
+        log.append(f"[2026-11-27 05:00:41 +0000] [{pid}] [INFO] Worker exiting (pid: {pid})")
+    shown = dedupe_tracebacks("\n".join(log)).splitlines()
+    assert shown.count("Traceback (most recent call last):") == 1
+    assert shown[1:5] == block
+    assert sum("Worker exiting" in line for line in shown) == 3
+    assert shown[-1] == "(the same traceback was printed 2 more times: hidden)"
+    different = "\n".join([*block, *block[:3], "ValueError: another error"])
+    assert dedupe_tracebacks(different) == different
