@@ -27,7 +27,7 @@ def app_names(directory: Path | None = None) -> list[str]:
             data = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, ValueError):
             continue
-        if looks_like_config(data) and APP_NAME_RE.match(path.stem):
+        if looks_like_config(data) and APP_NAME_RE.fullmatch(path.stem):
             names.append(path.stem)
     return sorted(names)
 

@@ -86,16 +86,29 @@ def list_endpoints(
     app_name: AppNameOption = None,
     as_json: JsonOption = False,
     iam_role_arn: UnusedRoleOption = None,
+    cost: Annotated[
+        bool, typer.Option("--cost", help="Cost per InService endpoint, and which were idle.")
+    ] = False,
+    idle_hours: Annotated[
+        int, typer.Option("--idle-hours", min=1, max=1440, help="With --cost: idle window.")
+    ] = 24,
 ) -> None:
     """List endpoints, newest first.
 
-    One `name  status  created` line per endpoint (or --json).
+    One `name  status  created` line per endpoint (or --json). With --cost:
+    `name  $/h  ≈ $/month  idle|N invocations` per InService endpoint.
 
     \b
     Example:
-        easy_sm list-endpoints --json
+        easy_sm list-endpoints --cost --idle-hours 48
     """
-    found = sagemaker_client(app_name).list_endpoints()
+    sagemaker = sagemaker_client(app_name)
+    found = sagemaker.list_endpoints()
+    if cost:
+        from easy_sm.commands.describe import print_endpoint_costs
+
+        print_endpoint_costs(sagemaker, found, idle_hours, as_json)
+        return
     if as_json:
         print_json(found)
         return
