@@ -18,6 +18,7 @@ from easy_sm.commands.options import (
     EnvOption,
     HyperparametersFileOption,
     HyperparametersOption,
+    MetricOption,
 )
 from easy_sm.errors import JobFailedError, UsageError
 
@@ -106,6 +107,7 @@ def train(
             help="Also write test_dir/output/model.tar.gz, as SageMaker packages the model.",
         ),
     ] = False,
+    metric: MetricOption = None,
     with_code: CodeOption = False,
 ) -> None:
     """Train locally, in the app's image.
@@ -118,6 +120,7 @@ def train(
         easy_sm local train --hyperparameters C=0.5
     """
     from easy_sm import hyperparameters as hps
+    from easy_sm import metrics
     from easy_sm.docker.containers import check_can_run, run_foreground
     from easy_sm.docker.local_mode import (
         package_model as make_tarball,
@@ -126,6 +129,7 @@ def train(
 
     user_env = parse_key_values(env, "--env", env_keys=True)
     values = hps.parse(hyperparameters, hyperparameters_file)
+    scanner = metrics.MetricScanner(metrics.parse(metric))
     local = _local_app(app_name)
     check_can_run(local.image)  # before training_spec empties test_dir/model and output/data
     from easy_sm.docker import code_archive
@@ -140,7 +144,17 @@ def train(
     try:
         spec, failure_file = training_spec(local, values, user_env)
         sink = _container_output()
-        code = run_foreground(spec, stdout=sink, stderr=sink, on_start=lambda: _announce(spec))
+        code = run_foreground(
+            spec,
+            stdout=metrics.tee(sink, scanner, 1),
+            stderr=metrics.tee(sink, scanner, 2),
+            on_start=lambda: _announce(spec),
+        )
+        scanner.finish()
+        for line in scanner.report():
+            console.info(line)
+        for line in scanner.warnings():
+            console.warn(line)
     finally:
         code_archive.remove_local_channel(local.test_dir)
     if code != 0:

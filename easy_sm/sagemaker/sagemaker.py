@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from easy_sm import console
 from easy_sm.errors import UsageError
-from easy_sm.sagemaker import endpoints, jobs, processing, s3, training
+from easy_sm.sagemaker import endpoints, jobs, processing, s3, training, tuning
 from easy_sm.sagemaker.logs import LogTailer
 from easy_sm.sagemaker.names import sanitize
 from easy_sm.sagemaker.session import client, image_uri, make_session
@@ -199,9 +199,43 @@ class SageMakerClient:
     def get_model_artifacts(self, job_name: str) -> str:
         return training.model_artifacts(self.sm, job_name)
 
+    def model_summary(self, job_name: str) -> dict[str, Any]:
+        """A training job's model path, status and final metrics (FinalMetricDataList)."""
+        described = training.describe_training_job(self.sm, job_name)
+        return {
+            "TrainingJobName": job_name,
+            "TrainingJobStatus": described.get("TrainingJobStatus"),
+            "S3ModelArtifacts": (described.get("ModelArtifacts") or {}).get("S3ModelArtifacts"),
+            "FinalMetricDataList": described.get("FinalMetricDataList", []),
+            "HyperParameters": described.get("HyperParameters", {}),
+        }
+
     def stop_training_job(self, job_name: str) -> str:
         training.stop_training_job(self.sm, job_name)
         return job_name
+
+    # tuning --------------------------------------------------------------------------------
+    def tune(self, *, wait: bool = True, **spec: Any) -> str:
+        """Start a hyperparameter tuning job (and wait for it, showing its training jobs);
+        return the best training job's name (without waiting: the tuning job's name)."""
+        training_fields = {k: spec.pop(k) for k in list(spec) if k in _TRAINING_FIELDS}
+        tuning_spec = tuning.TuningSpec(
+            training=training.TrainingSpec(
+                image_uri=self.image_uri, role_arn=self.role, **training_fields
+            ),
+            **spec,
+        )
+        name = tuning.start_tuning_job(self.sm, tuning_spec)
+        console.info(f"started tuning job {name}")
+        if not wait:
+            console.info("not waiting; see it with: easy_sm list-tuning-jobs")
+            return name
+        best = tuning.wait_for_tuning_job(self.sm, name, tuning_spec.objective.metric)
+        console.info(f"best training job: {best}")
+        return best
+
+    def list_tuning_jobs(self, max_results: int) -> list[dict[str, Any]]:
+        return tuning.list_tuning_jobs(self.sm, max_results)
 
     # processing ----------------------------------------------------------------------------
     def process(
@@ -328,6 +362,9 @@ class SageMakerClient:
                 f"({described.get(kind.status_key)}) yet"
             )
         return str(described.get(kind.status_key))
+
+
+_TRAINING_FIELDS = frozenset(training.TrainingSpec.__dataclass_fields__) - {"image_uri", "role_arn"}
 
 
 def iter_lines(items: list[dict[str, Any]], *keys: str) -> Iterator[str]:

@@ -167,7 +167,7 @@ def test_every_command_help_reads_well_and_has_an_example(runner: CliRunner) -> 
     assert len(commands) >= 24
     for words, command in commands:
         text = help_of(runner, words)
-        placeholder = re.search(r"<[a-z][a-z ]*>", text)
+        placeholder = re.search(r"<(str|int|float|path|filename|text|integer)( range)?>", text)
         assert placeholder is None, f"{words}: {placeholder.group(0)} in\n{text}"
         assert "{" not in text.split("\n", 1)[0], f"{words}: usage line {text.splitlines()[0]}"
         if not is_group(command):
