@@ -249,5 +249,9 @@ MaximizeOption = Annotated[
 ]
 MaxJobsOption = Annotated[
     int | None,
-    typer.Option("--max-jobs", min=1, help="Training jobs to run in all (default 10; Grid: all)."),
+    typer.Option(
+        "--max-jobs",
+        min=1,
+        help="Training jobs to run in all (default 10; Grid: every combination).",
+    ),
 ]

@@ -15,7 +15,7 @@ from easy_sm import console
 from easy_sm.errors import UsageError
 from easy_sm.sagemaker import endpoints, jobs, processing, s3, training, tuning
 from easy_sm.sagemaker.logs import LogTailer
-from easy_sm.sagemaker.names import sanitize
+from easy_sm.sagemaker.names import sanitize, validate_name
 from easy_sm.sagemaker.session import client, image_uri, make_session
 
 if TYPE_CHECKING:
@@ -121,10 +121,12 @@ class SageMakerClient:
         """Start a training job (and wait for it); return its model artifact S3 path. With
         `code` (--code), the archive goes to the output bucket and into the `code` channel;
         without, `check_image` runs once the request is valid (the stale-image warning)."""
-        training_spec = training.TrainingSpec(image_uri=self.image_uri, role_arn=self.role, **spec)
+        # the image URI asks STS for the account: only once every argument is valid
+        training_spec = training.TrainingSpec(image_uri="", role_arn=self.role, **spec)
         if code is not None:
             training_spec.code_s3 = self._code_uri(code, training_spec.output_s3, "-o")
         training.training_job_request(training_spec, "validation-only")  # before anything else
+        training_spec.image_uri = self.image_uri
         if code is not None:
             self._upload_code(code, training_spec.code_s3 or "")
         elif check_image is not None:
@@ -211,6 +213,7 @@ class SageMakerClient:
         }
 
     def stop_training_job(self, job_name: str) -> str:
+        validate_name(job_name, "-j/--training-job-name")
         training.stop_training_job(self.sm, job_name)
         return job_name
 
@@ -249,9 +252,7 @@ class SageMakerClient:
     ) -> str:
         """Start a processing job (and wait for it); return its name. With `code` (--code), the
         archive goes to the output (else input) bucket and into the `code` input."""
-        processing_spec = processing.ProcessingSpec(
-            image_uri=self.image_uri, role_arn=self.role, **spec
-        )
+        processing_spec = processing.ProcessingSpec(image_uri="", role_arn=self.role, **spec)
         if code is not None:
             where = processing_spec.output_s3 or processing_spec.input_s3
             if not where:
@@ -261,6 +262,7 @@ class SageMakerClient:
                 )
             processing_spec.code_s3 = self._code_uri(code, where, "-o/-i")
         processing.processing_job_request(processing_spec, "validation-only")
+        processing_spec.image_uri = self.image_uri  # (asks STS) once the arguments are valid
         if code is not None:
             self._upload_code(code, processing_spec.code_s3 or "")
         elif check_image is not None:
@@ -309,6 +311,7 @@ class SageMakerClient:
         return pricing.endpoint_costs(self.sm, self.cloudwatch, found, self.region, idle_hours)
 
     def delete_endpoint(self, name: str, *, delete_config: bool = False) -> str:
+        validate_name(name, "-n/--endpoint-name")
         config = endpoints.delete_endpoint(self.sm, name, delete_config=delete_config)
         console.info(f"deleted endpoint {name}" + (f" and its config {config}" if config else ""))
         return name
@@ -353,6 +356,7 @@ class SageMakerClient:
     def job_logs(self, job_name: str, *, follow: bool, sink: Callable[[str], None]) -> str:
         """Print a job's CloudWatch log lines through `sink` (and keep printing until it ends,
         with `follow`); return the job's final (or current) status."""
+        validate_name(job_name, "-j/--job-name")
         kind, described = jobs.find_job(self.sm, job_name)
         if follow and described.get(kind.status_key) not in jobs.TERMINAL:
             described = jobs.wait_for_job(self.sm, self.logs, kind, job_name, sink=sink)

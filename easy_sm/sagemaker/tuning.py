@@ -14,7 +14,13 @@ from easy_sm.sagemaker import waiting
 from easy_sm.sagemaker.names import BASE_RE, timestamp
 from easy_sm.sagemaker.session import aws_errors
 from easy_sm.sagemaker.training import TrainingSpec, training_job_request
-from easy_sm.search_space import Objective, ParameterRange, api_ranges, check_static
+from easy_sm.search_space import (
+    Objective,
+    ParameterRange,
+    api_ranges,
+    check_static,
+    grid_size,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_sagemaker import SageMakerClient
@@ -22,6 +28,8 @@ if TYPE_CHECKING:
 MAX_TUNING_NAME = 32  # SageMaker's limit for tuning job names
 TERMINAL = frozenset({"Completed", "Failed", "Stopped"})
 DEFAULT_MAX_JOBS = 10
+MAX_TUNING_METRICS = 20  # metric definitions per tuning job
+MAX_GRID = 750  # training jobs of a Grid tuning job
 
 
 @dataclass
@@ -64,10 +72,15 @@ def tuning_job_request(spec: TuningSpec, name: str) -> dict[str, Any]:
             "--early-stopping does not combine with --strategy Hyperband",
             "Hyperband stops poor training jobs itself: drop --early-stopping",
         )
-    if spec.strategy == "Grid" and spec.max_jobs is not None:
+    if len(spec.training.metrics) > MAX_TUNING_METRICS:
         raise UsageError(
-            "--max-jobs does not apply to --strategy Grid",
-            "Grid runs every combination of the categorical values: drop --max-jobs",
+            f"{len(spec.training.metrics)} metric definitions given",
+            f"a tuning job takes {MAX_TUNING_METRICS}: pass fewer --metric",
+        )
+    if spec.strategy == "Grid" and spec.max_jobs is None and grid_size(spec.ranges) > MAX_GRID:
+        raise UsageError(
+            f"--strategy Grid over {grid_size(spec.ranges)} combinations",
+            f"SageMaker runs at most {MAX_GRID}: give fewer values, or --max-jobs",
         )
     training = training_job_request(spec.training, name)
     definition: dict[str, Any] = {
@@ -79,7 +92,7 @@ def tuning_job_request(spec: TuningSpec, name: str) -> dict[str, Any]:
         },
     }
     limits: dict[str, int] = {"MaxParallelTrainingJobs": spec.max_parallel}
-    if spec.strategy != "Grid":
+    if spec.strategy != "Grid" or spec.max_jobs is not None:  # Grid: inferred from the ranges
         limits["MaxNumberOfTrainingJobs"] = spec.max_jobs or DEFAULT_MAX_JOBS
         if limits["MaxParallelTrainingJobs"] > limits["MaxNumberOfTrainingJobs"]:
             raise UsageError(

@@ -221,5 +221,18 @@ def test_a_grid_tuning_request_minimizing_leaves_the_job_count_to_sagemaker() ->
         "MetricName": "validation:loss",
     }
     assert config["ResourceLimits"] == {"MaxParallelTrainingJobs": 2}
-    with pytest.raises(UsageError, match="--max-jobs does not apply to --strategy Grid"):
-        tuning_job_request(tuning_spec(strategy="Grid", max_jobs=4), name)
+    capped = tuning_job_request(tuning_spec(strategy="Grid", max_jobs=4), name)
+    assert capped["HyperParameterTuningJobConfig"]["ResourceLimits"] == {
+        "MaxParallelTrainingJobs": 1,
+        "MaxNumberOfTrainingJobs": 4,
+    }
+    huge = search_space.parse_ranges(
+        [f"p{i}=categorical:" + ",".join("abcdefghij") for i in range(3)]
+    )
+    with pytest.raises(UsageError, match="Grid over 1000 combinations"):
+        tuning_job_request(tuning_spec(strategy="Grid", ranges=huge), name)
+    many = metrics.with_objective(metrics.parse([f"m{i}" for i in range(20)]), "validation:loss")
+    spec = tuning_spec()
+    spec.training.metrics = many  # type: ignore[attr-defined]
+    with pytest.raises(UsageError, match="21 metric definitions given"):
+        tuning_job_request(spec, name)
