@@ -172,10 +172,14 @@ class SageMakerClient:
         """The summary of the training, processing, transform or tuning job `name`."""
         from easy_sm.sagemaker import describe
 
+        validate_name(name, "-j/--job-name")
+
         return describe.describe_job_by_name(self.sm, name, self.region)
 
     def describe_endpoint(self, name: str) -> dict[str, Any]:
         from easy_sm.sagemaker import describe
+
+        validate_name(name, "-n/--endpoint-name")
 
         return describe.endpoint_summary(self.sm, self.autoscaling, self.logs, name, self.region)
 
@@ -199,6 +203,7 @@ class SageMakerClient:
         return training.list_training_jobs(self.sm, max_results)
 
     def get_model_artifacts(self, job_name: str) -> str:
+        validate_name(job_name, "-j/--job-name")
         return training.model_artifacts(self.sm, job_name)
 
     def model_summary(self, job_name: str) -> dict[str, Any]:
@@ -223,11 +228,11 @@ class SageMakerClient:
         return the best training job's name (without waiting: the tuning job's name)."""
         training_fields = {k: spec.pop(k) for k in list(spec) if k in _TRAINING_FIELDS}
         tuning_spec = tuning.TuningSpec(
-            training=training.TrainingSpec(
-                image_uri=self.image_uri, role_arn=self.role, **training_fields
-            ),
+            training=training.TrainingSpec(image_uri="", role_arn=self.role, **training_fields),
             **spec,
         )
+        tuning.tuning_job_request(tuning_spec, "validation-only")  # before the first AWS call
+        tuning_spec.training.image_uri = self.image_uri
         name = tuning.start_tuning_job(self.sm, tuning_spec)
         console.info(f"started tuning job {name}")
         if not wait:
@@ -319,6 +324,7 @@ class SageMakerClient:
     def invoke(
         self, name: str, body: bytes, *, content_type: str, accept: str | None = None
     ) -> bytes:
+        validate_name(name, "-n/--endpoint-name")
         return endpoints.invoke_endpoint(
             self.runtime, name, body, content_type=content_type, accept=accept
         )

@@ -25,6 +25,7 @@ CONFIG = '{"image_name": "app", "easy_sm_module_dir": "", "python_version": "3.1
 PROJECT = {"app.json": CONFIG.encode()}
 TRANSFORM = ["batch-transform", "-a", "app", "-m", "s3://bucket/model.tar.gz", "-e", "ml.m5.large"]
 TRAIN = ["train", "-a", "app", "-n", "j", "-e", "ml.m5.large", "-r", ROLE]
+TUNE = ["tune", "-a", "app", "-n", "j", "-e", "ml.m5.large", "-r", ROLE, "-i", "s3://bucket/in"]
 PROCESS = ["process", "-a", "app", "-f", "p.py", "-e", "ml.m5.large", "-n", "j", "-r", ROLE]
 DEPLOY = ["deploy", "-a", "app", "-m", "s3://bucket/model.tar.gz", "-e", "ml.m5.large", "-r", ROLE]
 
@@ -45,7 +46,7 @@ CASES = [
     Bad("option-value-out-of-range", ["deploy", "-c", "0"], 2, "'-c'"),
     Bad("unknown-command", ["trian"], 2, "no such command 'trian'"),
     Bad("unknown-command-suggests", ["local", "traim"], 2, "did you mean 'train'"),
-    Bad("unknown-option", ["local", "train", "-c", "0"], 2, "no such option: -c"),
+    Bad("unknown-option", ["local", "train", "-z", "0"], 2, "no such option: -z"),
     Bad("unknown-option-suggests", ["build", "--platfrm", "x"], 2, "did you mean --platform"),
     Bad("missing-option", ["local", "process"], 2, "missing option '--file'"),
     # -- values ending in a newline (item 9)
@@ -143,6 +144,46 @@ CASES = [
         ["logs", "-a", "app", "-j", "a b"],
         2,
         "-j",
+        PROJECT,
+        offline=True,
+    ),
+    Bad(
+        "tune-bad-output-uri-offline",
+        [*TUNE, "-o", "not-an-uri", "--objective", "v:acc", "--range", "C=continuous:0:1"],
+        2,
+        "not-an-uri",
+        PROJECT,
+        offline=True,
+    ),
+    Bad(
+        "describe-bad-job-offline",
+        ["describe", "-a", "app", "-j", "a b"],
+        2,
+        "-j",
+        PROJECT,
+        offline=True,
+    ),
+    Bad(
+        "describe-bad-endpoint-offline",
+        ["describe", "-a", "app", "-n", "a b"],
+        2,
+        "-n/--endpoint-name",
+        PROJECT,
+        offline=True,
+    ),
+    Bad(
+        "invoke-bad-endpoint-offline",
+        ["invoke", "-a", "app", "-n", "a b", "-f", "app.json", "--content-type", "text/csv"],
+        2,
+        "-n/--endpoint-name",
+        PROJECT,
+        offline=True,
+    ),
+    Bad(
+        "get-model-artifacts-bad-job-offline",
+        ["get-model-artifacts", "-a", "app", "-j", "a b"],
+        2,
+        "-j/--job-name",
         PROJECT,
         offline=True,
     ),
