@@ -214,7 +214,7 @@ def test_the_package_license_is_an_spdx_string_with_a_backend_that_reads_it() ->
 
 def test_the_template_image_silences_pips_root_user_warning() -> None:
     dockerfile = (ROOT / "easy_sm/template/easy_sm_base/Dockerfile").read_text(encoding="utf-8")
-    assert "    PIP_ROOT_USER_ACTION=ignore \\\n" in dockerfile
+    assert re.search(r"^ENV [^\n]*(\\\n[^\n]*)*PIP_ROOT_USER_ACTION=ignore$", dockerfile, re.M)
     first_run = dockerfile.index("\nRUN ")
     assert dockerfile.index("PIP_ROOT_USER_ACTION=ignore") < first_run
 
