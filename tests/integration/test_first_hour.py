@@ -45,7 +45,9 @@ APP = f"fh-{uuid.uuid4().hex[:8]}"
 @pytest.fixture
 def own_project(example_project: Path, example_image: str, tmp_path: Path) -> Path:
     """A copy of the example project under an app name of its own: containers are found by
-    the app's label, and other test sessions run (and stop) `ex-app` containers meanwhile."""
+    the app's label, and other test sessions run (and stop) `ex-app` containers meanwhile.
+    (The renamed config changes the build context: commands run with --no-build so the
+    session's image is used as it is.)"""
     project = tmp_path / "project"
     shutil.copytree(example_project, project)
     (project / "ex-app.json").rename(project / f"{APP}.json")
@@ -83,7 +85,8 @@ def test_local_run_shows_its_command_quoted_as_a_shell_needs_it(
 ) -> None:
     monkeypatch.chdir(own_project)
     result = runner.invoke(
-        app, ["local", "run", "--", "python", "-c", "import sys; print(len(sys.argv))"]
+        app,
+        ["local", "run", "--no-build", "--", "python", "-c", "import sys; print(len(sys.argv))"],
     )
     assert result.exit_code == 0, result.stderr
     assert result.stdout == "1\n"
@@ -101,6 +104,7 @@ def test_a_server_that_exits_on_a_bad_model_is_reported_once_without_the_timeout
         [
             "local",
             "deploy",
+            "--no-build",
             "-p",
             str(port),
             "--timeout",
@@ -130,10 +134,12 @@ def test_a_server_that_exits_on_a_bad_model_is_reported_once_without_the_timeout
 @pytest.fixture
 def deployed(own_project: Path) -> Iterator[tuple[Path, int]]:
     """The example app trained and deployed on a free port; stopped afterwards."""
-    code, _, err = run_cli(["-q", "local", "train"], own_project)
+    code, _, err = run_cli(["-q", "local", "train", "--no-build"], own_project)
     assert code == 0, err
     port = free_port()
-    code, _, err = run_cli(["local", "deploy", "-p", str(port), "--timeout", "120"], own_project)
+    code, _, err = run_cli(
+        ["local", "deploy", "--no-build", "-p", str(port), "--timeout", "120"], own_project
+    )
     assert code == 0, err
     try:
         yield own_project, port
