@@ -170,7 +170,7 @@ class SageMakerClient:
         """The summary of the training, processing, transform or tuning job `name`."""
         from easy_sm.sagemaker import describe
 
-        return describe.describe_job_by_name(self.sm, name, self.region)
+        return describe.describe_job_by_name(self.sm, self.logs, name, self.region)
 
     def describe_endpoint(self, name: str) -> dict[str, Any]:
         from easy_sm.sagemaker import describe
