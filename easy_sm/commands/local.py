@@ -17,6 +17,7 @@ from easy_sm.commands.options import (
     EnvOption,
     HyperparametersFileOption,
     HyperparametersOption,
+    MetricOption,
 )
 from easy_sm.errors import JobFailedError, UsageError
 
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
 
 local_app = typer.Typer(
     help="Run the app's image locally, exactly as SageMaker would: train, process, run, "
-    "deploy, stop.",
+    "deploy, stop, tune.",
     no_args_is_help=True,
 )
 
@@ -83,11 +84,13 @@ def train(
             help="Also write test_dir/output/model.tar.gz, as SageMaker packages the model.",
         ),
     ] = False,
+    metric: MetricOption = None,
     with_code: CodeOption = False,
 ) -> None:
     """Train locally: `IMAGE train` with test_dir mounted at /opt/ml; prints the model folder
     (or model.tar.gz with --package-model)."""
     from easy_sm import hyperparameters as hps
+    from easy_sm import metrics
     from easy_sm.docker.containers import check_can_run, run_foreground
     from easy_sm.docker.local_mode import (
         package_model as make_tarball,
@@ -99,6 +102,7 @@ def train(
 
     user_env = parse_key_values(env, "--env", env_keys=True)
     values = hps.parse(hyperparameters, hyperparameters_file)
+    scanner = metrics.MetricScanner(metrics.parse(metric))
     local = _local_app(app_name)
     check_can_run(local.image)  # before training_spec empties test_dir/model and output/data
     from easy_sm.docker import code_archive
@@ -114,7 +118,14 @@ def train(
         spec, failure_file = training_spec(local, values, user_env)
         _announce(spec)
         sink = _container_output()
-        code = run_foreground(spec, stdout=sink, stderr=sink)
+        code = run_foreground(
+            spec, stdout=metrics.tee(sink, scanner, 1), stderr=metrics.tee(sink, scanner, 2)
+        )
+        scanner.finish()
+        for line in scanner.report():
+            console.info(line)
+        for line in scanner.warnings():
+            console.warn(line)
     finally:
         code_archive.remove_local_channel(local.test_dir)
     if code != 0:

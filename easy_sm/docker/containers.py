@@ -344,6 +344,7 @@ def stop_servers(engine: Any, containers: list[Any], grace: int = 30) -> list[st
         port = container.labels.get(LABEL_PORT, "?")
         with docker_errors(f"stopping {container.name}"):
             if container.status == "running":
+                console.info(f"stopping {container.name} (SIGKILL after {grace} s)…")
                 container.stop(timeout=grace)
             _remove(container)
         stopped.append(f"http://127.0.0.1:{port}")

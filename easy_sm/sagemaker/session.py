@@ -7,6 +7,7 @@ AWS_ENDPOINT_URL (boto3's standard variable) is honoured, which is how tests rea
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import cache
@@ -56,11 +57,14 @@ def client(session: boto3.Session, service: str) -> Any:
 
     config = CLIENT_CONFIG
     attempts = os.environ.get("AWS_MAX_ATTEMPTS", "").strip()
-    if attempts.isdigit() and int(attempts) > 0:  # the AWS SDKs' own variable wins
-        retries = {"max_attempts": int(attempts), "mode": "adaptive"}
+    max_attempts = int(attempts) if attempts.isdigit() and int(attempts) > 0 else 10
+    if max_attempts != 10:  # the AWS SDKs' own variable wins
+        retries = {"max_attempts": max_attempts, "mode": "adaptive"}
         config = config.merge(botocore.config.Config(retries=retries))  # type: ignore[arg-type]
     made = session.client(service, config=config)  # type: ignore[call-overload]
-    made.meta.events.register_first("needs-retry", _say_retrying)
+    made.meta.events.register_first(
+        "needs-retry", functools.partial(_say_retrying, max_attempts=max_attempts)
+    )
     return made
 
 
@@ -73,11 +77,18 @@ _CONNECTION_ERRORS = (
 _said_retrying = False
 
 
-def _say_retrying(caught_exception: Exception | None = None, **kwargs: Any) -> None:
+def _say_retrying(
+    caught_exception: Exception | None = None,
+    attempts: int = 1,
+    max_attempts: int = 10,
+    **kwargs: Any,
+) -> None:
     """After the first failed attempt to reach AWS, one line; botocore then retries."""
     global _said_retrying
     if _said_retrying or not isinstance(caught_exception, _CONNECTION_ERRORS):
         return
+    if attempts >= max_attempts:
+        return  # no retry follows
     _said_retrying = True
     from easy_sm import console
 

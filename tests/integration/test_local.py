@@ -74,7 +74,7 @@ def test_local_train_writes_the_model_with_the_given_hyperparameters(
     assert (test_dir / "model" / "model.joblib").is_file()
     metadata = json.loads((test_dir / "model" / "metadata.json").read_text())
     assert metadata["hyperparameters"] == {"max_iter": "150", "C": "0.5"}
-    assert "trained on 150 rows, C=0.5, max_iter=150" in result.stderr
+    assert "trained on 120 rows (30 held out for validation), C=0.5, max_iter=150" in result.stderr
     config = test_dir / "input" / "config"
     assert json.loads((config / "hyperparameters.json").read_text()) == {
         "max_iter": "150",
