@@ -18,6 +18,7 @@ from easy_sm.commands.options import (
     MaximizeOption,
     MaxJobsOption,
     MetricOption,
+    NoBuildOption,
     ObjectiveOption,
     RangeOption,
     RangesFileOption,
@@ -45,6 +46,7 @@ def tune(
     hyperparameters_file: HyperparametersFileOption = None,
     env: EnvOption = None,
     metric: MetricOption = None,
+    no_build: NoBuildOption = False,
 ) -> None:
     """Tune hyperparameters locally; print the best model folder.
 
@@ -67,7 +69,7 @@ def tune(
         max_jobs = search_space.grid_size(ranges)
     goal = search_space.Objective(objective, maximize)
     tuning = local_tune.LocalTuning(
-        app=_local_app(app_name),
+        app=_local_app(app_name, no_build=no_build),
         objective=goal,
         metrics=metrics.with_objective(metrics.parse(metric), objective),
         static=static,

@@ -176,3 +176,20 @@ MaxJobsOption = Annotated[
         help="Training jobs to run in all (default 10; Grid: every combination).",
     ),
 ]
+
+# -- shared by the local commands (local.py; local batch-transform) --
+
+NoBuildOption = Annotated[
+    bool,
+    typer.Option(
+        "--no-build",
+        help="Run the image as it is: do not rebuild it when the sources changed.",
+    ),
+]
+GpusOption = Annotated[
+    str | None,
+    typer.Option(
+        "--gpus",
+        help="GPUs for the container: all, or a number (needs the NVIDIA container runtime).",
+    ),
+]

@@ -108,13 +108,18 @@ def _one_line(text: str) -> str:
     by its title instead of dumped."""
     import re
 
-    if re.search(r"<\s*(html|!doctype|body|head)\b", text, re.IGNORECASE):
+    page = re.search(r"<\s*(html|!doctype|body|head)\b", text, re.IGNORECASE)
+    if page:
         title = re.search(r"<title[^>]*>(.*?)</title>", text, re.IGNORECASE | re.DOTALL)
         heading = re.search(r"<h1[^>]*>(.*?)</h1>", text, re.IGNORECASE | re.DOTALL)
         found = title or heading
         summary = re.sub(r"<[^>]+>", " ", found.group(1)) if found else ""
         summary = " ".join(summary.split())[:120]
-        return f"an HTML page instead of an AWS answer{f' ({summary})' if summary else ''}"
+        page_text = f"an HTML page{f' ({summary})' if summary else ''}"
+        before = " ".join(text[: page.start()].split()).rstrip(" :\"'")
+        if before:  # e.g. a model container's error page quoted in AWS's own message
+            return f"{before}: {page_text}"
+        return f"{page_text} instead of an AWS answer"
     return " ".join(text.split())
 
 
@@ -185,7 +190,7 @@ def translate_client_error(exc: Exception, action: str) -> AwsError:
         error = exc.response.get("Error", {})
         code = str(error.get("Code", "Unknown"))
         message = _one_line(str(error.get("Message", ""))) or code
-        if message.startswith("an HTML page"):
+        if message.startswith("an HTML page") and message.endswith(("answer", ")")):
             status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", "?")
             return AwsError(
                 f"{action} failed (HTTP {status}): the endpoint answered {message}",
