@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -10,6 +10,9 @@ from easy_sm import console
 from easy_sm.commands.helpers import IAM_ROLE_ARN_RE, load_project, parse_registry
 from easy_sm.commands.options import AppNameOption
 from easy_sm.errors import UsageError
+
+if TYPE_CHECKING:
+    from easy_sm.commands.helpers import Project
 
 
 def register(app: typer.Typer) -> None:
@@ -20,32 +23,51 @@ def register(app: typer.Typer) -> None:
 def push(
     app_name: AppNameOption = None,
     aws_region: Annotated[
-        str | None, typer.Option("--aws-region", "-r", help="AWS region (default: the config's).")
+        str | None,
+        typer.Option(
+            "--aws-region", "-r", metavar="REGION", help="AWS region (default: the config's)."
+        ),
     ] = None,
     iam_role_arn: Annotated[
         str | None,
-        typer.Option("--iam-role-arn", "-i", help="Assume this IAM role (via STS) to push."),
+        typer.Option(
+            "--iam-role-arn", "-i", metavar="ARN", help="Assume this IAM role (via STS) to push."
+        ),
     ] = None,
     external_id: Annotated[
         str | None,
-        typer.Option("--external-id", "-e", help="External id for --iam-role-arn."),
+        typer.Option("--external-id", "-e", metavar="ID", help="External id for --iam-role-arn."),
     ] = None,
     aws_profile: Annotated[
         str | None,
-        typer.Option("--aws-profile", "-p", help="AWS profile (default: the config's)."),
+        typer.Option(
+            "--aws-profile", "-p", metavar="PROFILE", help="AWS profile (default: the config's)."
+        ),
     ] = None,
     registry: Annotated[
         str | None,
         typer.Option(
             "--registry",
             envvar="EASY_SM_REGISTRY",
-            help="Push to this registry host[:port] instead of the one ECR names "
-            "(env: EASY_SM_REGISTRY). The login still comes from ECR.",
+            metavar="HOST[:PORT]",
+            help="Push to this registry host[:port] instead of the one ECR names (the "
+            "login still comes from ECR).",
         ),
     ] = None,
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="Push even if the sources changed since the image was built."),
+    ] = False,
 ) -> None:
-    """Push {image_name}:{tag} to the account's ECR repository (created if missing); prints
-    the full image URI."""
+    """Push the app's image to ECR.
+
+    Pushes {image_name}:{tag} to the account's ECR repository (created if missing) and prints
+    the full image URI.
+
+    \b
+    Example:
+        easy_sm push --aws-region eu-west-1
+    """
     from easy_sm.docker.engine import connect, require_image
     from easy_sm.docker.push import push_image
     from easy_sm.sagemaker.ecr import ensure_repository, registry_login
@@ -68,6 +90,8 @@ def push(
     config = project.config
     engine = connect()
     require_image(engine, project.image)
+    if not force:
+        _refuse_stale(project, engine)
 
     region = aws_region or config.aws_region
     if iam_role_arn:
@@ -89,3 +113,15 @@ def push(
         sink=console.info,
     )
     console.result(remote)
+
+
+def _refuse_stale(project: Project, engine: Any) -> None:
+    """A UsageError if the image was built from other sources than the project's now."""
+    from easy_sm.commands.build import project_build_request
+    from easy_sm.docker.freshness import is_stale
+
+    if is_stale(project.image, project_build_request(project), engine):
+        raise UsageError(
+            f"sources changed since {project.image} was built: pushing it would ship old code",
+            "run `easy_sm build` first (or pass --force to push the image as it is)",
+        )

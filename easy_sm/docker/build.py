@@ -151,11 +151,9 @@ def build_request(
 
 def context_files(request: BuildRequest) -> list[str]:
     """The paths (relative, posix) that go into the build context."""
-    from docker.utils.build import exclude_paths
+    from easy_sm.docker.dockerignore import context_paths
 
-    return sorted(
-        exclude_paths(str(request.context_dir), list(request.excludes), request.dockerfile)
-    )
+    return context_paths(str(request.context_dir), list(request.excludes), request.dockerfile)
 
 
 class _BuildLog:

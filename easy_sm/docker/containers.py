@@ -13,7 +13,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from easy_sm import console
-from easy_sm.docker.engine import docker_errors, require_image
+from easy_sm.docker.engine import (
+    docker_errors,
+    gpu_runtime_missing,
+    no_gpu_runtime,
+    require_image,
+)
 from easy_sm.errors import DockerError, InterruptedByUser, JobFailedError, UsageError
 
 LABEL_APP = "easy_sm.app"
@@ -50,6 +55,9 @@ class RunSpec:
     labels: dict[str, str] = field(default_factory=dict)
     ports: dict[str, tuple[str, int]] = field(default_factory=dict)
     name: str = ""
+    gpus: int = 0  # GPUs requested from the engine: 0 none, -1 all, N that many
+    network: str = ""  # a user-defined network to join (multi-host training)
+    hostname: str = ""  # the container's host name, also its alias on `network`
 
     def __post_init__(self) -> None:
         if not self.name:
@@ -65,6 +73,12 @@ class RunSpec:
             argv += ["--user", self.user]
         for key, value in self.all_labels().items():
             argv += ["--label", f"{key}={value}"]
+        if self.network:
+            argv += ["--network", self.network]
+        if self.hostname:
+            argv += ["--hostname", self.hostname, "--network-alias", self.hostname]
+        if self.gpus:
+            argv += ["--gpus", "all" if self.gpus < 0 else str(self.gpus)]
         for mount in self.mounts:
             argv += ["-v", f"{mount.source}:{mount.target}{':ro' if mount.read_only else ''}"]
         for container_port, (host_ip, host_port) in self.ports.items():
@@ -72,6 +86,27 @@ class RunSpec:
         for key in sorted(self.environment):
             argv += ["-e", f"{key}={self.environment[key]}"]
         return [*argv, self.image, *self.command]
+
+
+def parse_gpus(value: str | None) -> int:
+    """`--gpus all|N` as a count for the engine: 0 (none), -1 (all) or N >= 1."""
+    if value is None:
+        return 0
+    text = value.strip().lower()
+    if text == "all":
+        return -1
+    if text.isdigit() and int(text) >= 1:
+        return int(text)
+    raise UsageError(
+        f"--gpus {value!r} is not all or a number of GPUs", "e.g. --gpus all or --gpus 1"
+    )
+
+
+def device_requests(gpus: int) -> list[dict[str, Any]]:
+    """The Engine API's HostConfig.DeviceRequests for `gpus` (as `docker run --gpus`)."""
+    if not gpus:
+        return []
+    return [{"Driver": "", "Count": gpus, "DeviceIDs": None, "Capabilities": [["gpu"]]}]
 
 
 def invoking_user() -> str | None:
@@ -84,6 +119,13 @@ def invoking_user() -> str | None:
 
 def _create(engine: Any, spec: RunSpec) -> Any:
     require_image(engine, spec.image)
+    extra: dict[str, Any] = {}
+    if spec.gpus:
+        import docker.types
+
+        extra["device_requests"] = [
+            docker.types.DeviceRequest(count=spec.gpus, capabilities=[["gpu"]])
+        ]
     with docker_errors(f"creating a container from {spec.image}"):
         return engine.containers.create(
             spec.image,
@@ -97,6 +139,7 @@ def _create(engine: Any, spec: RunSpec) -> Any:
             stdin_open=False,
             tty=False,
             init=False,
+            **extra,
         )
 
 
@@ -115,7 +158,18 @@ def _remove(container: Any) -> None:
 def container_config(spec: RunSpec) -> dict[str, Any]:
     """The Engine API's container-create body for a foreground `spec`."""
     binds = [f"{m.source}:{m.target}{':ro' if m.read_only else ''}" for m in spec.mounts]
+    host_config: dict[str, Any] = {"Binds": binds}
+    config: dict[str, Any] = {}
+    if spec.gpus:
+        host_config["DeviceRequests"] = device_requests(spec.gpus)
+    if spec.network:
+        host_config["NetworkMode"] = spec.network
+        aliases = [spec.hostname] if spec.hostname else []
+        config["NetworkingConfig"] = {"EndpointsConfig": {spec.network: {"Aliases": aliases}}}
+    if spec.hostname:
+        config["Hostname"] = spec.hostname
     return {
+        **config,
         "Image": spec.image,
         "Cmd": spec.command,
         "Env": [f"{key}={value}" for key, value in spec.environment.items()],
@@ -125,12 +179,16 @@ def container_config(spec: RunSpec) -> dict[str, Any]:
         "OpenStdin": False,
         "AttachStdout": True,
         "AttachStderr": True,
-        "HostConfig": {"Binds": binds},
+        "HostConfig": host_config,
     }
 
 
-def run_foreground(spec: RunSpec, *, stdout: Sink, stderr: Sink) -> int:
+def run_foreground(
+    spec: RunSpec, *, stdout: Sink, stderr: Sink, on_start: Callable[[], None] | None = None
+) -> int:
     """Run `spec` to completion, streaming its output live; return its exit code.
+    `on_start` is called once the container has started (so a status line never promises a
+    run that then fails to start).
 
     The container is removed afterwards. Ctrl-C stops it (SIGTERM, SIGKILL after 10 s),
     removes it and raises InterruptedByUser. A local engine is driven through its unix socket
@@ -142,7 +200,7 @@ def run_foreground(spec: RunSpec, *, stdout: Sink, stderr: Sink) -> int:
     if socket_path is None:
         from easy_sm.docker.engine import connect
 
-        return _run_foreground_sdk(connect(), spec, stdout=stdout, stderr=stderr)
+        return _run_foreground_sdk(connect(), spec, stdout=stdout, stderr=stderr, on_start=on_start)
     api = EngineApi(socket_path)
     api.ping()
     try:
@@ -152,6 +210,8 @@ def run_foreground(spec: RunSpec, *, stdout: Sink, stderr: Sink) -> int:
         raise InterruptedByUser(f"interrupted: removed container {spec.name}") from None
     try:
         api.start(container_id)
+        if on_start:
+            on_start()
         for stream, chunk in api.follow_logs(container_id):
             (stderr if stream == 2 else stdout)(chunk)
         return api.wait(container_id)
@@ -187,7 +247,14 @@ def check_can_run(image: str) -> None:
     api.require_image(image)
 
 
-def _run_foreground_sdk(engine: Any, spec: RunSpec, *, stdout: Sink, stderr: Sink) -> int:
+def _run_foreground_sdk(
+    engine: Any,
+    spec: RunSpec,
+    *,
+    stdout: Sink,
+    stderr: Sink,
+    on_start: Callable[[], None] | None = None,
+) -> int:
     """run_foreground through the Docker SDK (engines reached over TCP or SSH)."""
     container = _create(engine, spec)
     try:
@@ -196,6 +263,8 @@ def _run_foreground_sdk(engine: Any, spec: RunSpec, *, stdout: Sink, stderr: Sin
                 container.id, stdout=True, stderr=True, stream=True, logs=True, demux=True
             )
             container.start()
+            if on_start:
+                on_start()
             for out, err in stream:
                 if out:
                     stdout(out)
@@ -245,14 +314,21 @@ def find_servers(engine: Any, app_name: str, port: int | None = None) -> list[An
         return list(engine.containers.list(all=True, filters={"label": filters}))
 
 
-def tail_logs(container: Any, lines: int = LOG_TAIL) -> str:
+def tail_logs(container: Any, lines: int = LOG_TAIL, *, settle: float = 2.0) -> str:
+    """The container's last log lines. The engine may report a container as exited before
+    its log has been written out: an empty log is asked for again for up to `settle` s."""
     import docker.errors
 
-    try:
-        raw = container.logs(stdout=True, stderr=True, tail=lines)
-    except docker.errors.APIError:
-        return ""
-    return bytes(raw).decode("utf-8", "replace").rstrip()
+    deadline = time.monotonic() + settle
+    while True:
+        try:
+            raw = container.logs(stdout=True, stderr=True, tail=lines)
+        except docker.errors.APIError:
+            return ""
+        text = bytes(raw).decode("utf-8", "replace").rstrip()
+        if text or time.monotonic() >= deadline:
+            return text
+        time.sleep(0.2)
 
 
 def start_server(
@@ -262,10 +338,14 @@ def start_server(
     *,
     timeout: float,
     on_wait: Callable[[float], None] | None = None,
+    on_start: Callable[[], None] | None = None,
+    on_log: Callable[[str], None] | None = None,
 ) -> str:
     """Start the serving container detached on 127.0.0.1:`port`, wait until `GET /ping`
-    answers 200, and return its URL. If it exits or never turns healthy within `timeout`
-    seconds: its last log lines in a JobFailedError, and the container removed."""
+    answers 200, and return its URL. `on_start` is called once the container has started.
+    If it exits or never turns healthy within `timeout` seconds: its last log lines (each
+    repeated traceback once) go to `on_log`, the container is removed and a JobFailedError
+    raised."""
     import docker.errors
 
     if not port_is_free(port):
@@ -281,31 +361,71 @@ def start_server(
             text = str(exc.explanation or exc)
             if "already allocated" in text or "address already in use" in text:
                 raise _port_taken(port) from None
+            if no_gpu_runtime(text):
+                raise gpu_runtime_missing() from None
             raise DockerError(f"starting {spec.image} failed: {text}") from None
+        if on_start:
+            on_start()
         _wait_for_ping(container, url, timeout, on_wait)
     except BaseException as exc:
         if isinstance(exc, KeyboardInterrupt):
             console.info(f"removing the serving container {spec.name}…")
-        logs = tail_logs(container)
+        logs = tail_logs(container) if isinstance(exc, _NotHealthy) else ""
         with docker_errors("removing the container"):
             _remove(container)
         if isinstance(exc, KeyboardInterrupt):
             raise InterruptedByUser("interrupted: the local deployment was removed") from None
         if isinstance(exc, _NotHealthy):
-            message = str(exc)
-            if logs:
-                message += f"\n--- last lines of the container's log ---\n{logs}"
-            raise JobFailedError(
-                message,
-                "fix the error in the log (model_fn in inference.py, a missing model in "
-                "test_dir/model: run `easy_sm local train` first), or raise --timeout",
-            ) from None
+            if logs and on_log:
+                on_log(f"--- last lines of the container's log ---\n{dedupe_tracebacks(logs)}\n---")
+            hint = (
+                "fix the error in the log above (model_fn in inference.py, a missing model "
+                "in test_dir/model: run `easy_sm local train` first)"
+            )
+            if not exc.exited:
+                hint += ", or raise --timeout"
+            raise JobFailedError(str(exc), hint) from None
         raise
     return url
 
 
 class _NotHealthy(Exception):
-    pass
+    def __init__(self, message: str, *, exited: bool) -> None:
+        super().__init__(message)
+        self.exited = exited  # the container ended (a longer --timeout would not help)
+
+
+def dedupe_tracebacks(text: str) -> str:
+    """`text` with each traceback block shown once: gunicorn workers that all fail to load
+    the model print the same traceback once per worker. A block is a `Traceback ...` line up
+    to its first unindented line (the exception), compared without its log prefix."""
+    lines = text.splitlines()
+    out: list[str] = []
+    seen: dict[tuple[str, ...], int] = {}
+    index = 0
+    while index < len(lines):
+        start = lines[index].find("Traceback (most recent call last):")
+        if start < 0:
+            out.append(lines[index])
+            index += 1
+            continue
+        end = index + 1
+        while end < len(lines) and lines[end][:1] in (" ", "\t"):
+            end += 1
+        end = min(end + 1, len(lines))  # the exception line itself
+        block = lines[index:end]
+        key = tuple(line.strip() for line in [block[0][start:], *block[1:]])
+        if key in seen:
+            seen[key] += 1
+        else:
+            seen[key] = 1
+            out.extend(block)
+        index = end
+    repeats = sum(count - 1 for count in seen.values())
+    if repeats:
+        times = "once more" if repeats == 1 else f"{repeats} more times"
+        out.append(f"(the same traceback was printed {times}: hidden)")
+    return "\n".join(out)
 
 
 def _wait_for_ping(
@@ -321,7 +441,10 @@ def _wait_for_ping(
         container.reload()
         if container.status in ("exited", "dead"):
             code = container.attrs.get("State", {}).get("ExitCode")
-            raise _NotHealthy(f"the serving container exited (code {code}) before /ping answered")
+            raise _NotHealthy(
+                f"the serving container exited (code {code}) before /ping answered",
+                exited=True,
+            )
         try:
             with urllib.request.urlopen(f"{url}/ping", timeout=2) as answer:
                 if answer.status == 200:
@@ -330,7 +453,9 @@ def _wait_for_ping(
             pass
         now = time.monotonic()
         if now >= deadline:
-            raise _NotHealthy(f"GET {url}/ping did not answer 200 within {timeout:g} s")
+            raise _NotHealthy(
+                f"GET {url}/ping did not answer 200 within {timeout:g} s", exited=False
+            )
         if on_wait and now - last_note >= 10:
             on_wait(now - started)
             last_note = now

@@ -42,6 +42,7 @@ class TrainingSpec:
     spot: bool = False
     max_wait_seconds: int | None = None
     checkpoint_s3: str | None = None
+    input_sharded: bool = False
     metrics: list[Metric] = field(default_factory=list)
     code_s3: str | None = None  # --code: the code archive, as the `code` channel
     keep_alive_seconds: int | None = None  # --keep-alive: warm pool
@@ -62,14 +63,14 @@ def parse_channels(items: list[str] | None) -> dict[str, str]:
     return channels
 
 
-def _channel(name: str, uri: str) -> dict[str, Any]:
+def _channel(name: str, uri: str, sharded: bool = False) -> dict[str, Any]:
     return {
         "ChannelName": name,
         "DataSource": {
             "S3DataSource": {
                 "S3DataType": "S3Prefix",
                 "S3Uri": uri,
-                "S3DataDistributionType": "FullyReplicated",
+                "S3DataDistributionType": "ShardedByS3Key" if sharded else "FullyReplicated",
             }
         },
         "InputMode": "File",
@@ -106,7 +107,11 @@ def training_job_request(spec: TrainingSpec, job_name: str) -> dict[str, Any]:
         "TrainingJobName": job_name,
         "AlgorithmSpecification": {"TrainingImage": spec.image_uri, "TrainingInputMode": "File"},
         "RoleArn": spec.role_arn,
-        "InputDataConfig": [_channel(name, uri) for name, uri in channels.items()],
+        "InputDataConfig": [
+            # every host needs all of the code: --input-sharded splits the data channels only
+            _channel(name, uri, spec.input_sharded and name != CODE_CHANNEL)
+            for name, uri in channels.items()
+        ],
         "OutputDataConfig": {"S3OutputPath": spec.output_s3},
         "ResourceConfig": {
             "InstanceType": spec.instance_type,

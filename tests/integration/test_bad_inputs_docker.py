@@ -30,19 +30,23 @@ class BadDocker:
     says: str
 
 
+# --no-build: without it, a local command builds a missing image (see test_freshness.py)
 CASES = [
     BadDocker(
-        "train-image-missing", ["--docker-tag", MISSING_TAG, "local", "train"], 5, "build it"
+        "train-image-missing",
+        ["--docker-tag", MISSING_TAG, "local", "train", "--no-build"],
+        5,
+        "build it",
     ),
     BadDocker(
         "deploy-image-missing",
-        ["--docker-tag", MISSING_TAG, "local", "deploy", "-p", str(free_port())],
+        ["--docker-tag", MISSING_TAG, "local", "deploy", "--no-build", "-p", str(free_port())],
         5,
         "build it",
     ),
     BadDocker(
         "run-image-missing",
-        ["--docker-tag", MISSING_TAG, "local", "run", "--", "true"],
+        ["--docker-tag", MISSING_TAG, "local", "run", "--no-build", "--", "true"],
         5,
         "build it",
     ),

@@ -46,7 +46,7 @@ CASES = [
     Bad("option-value-out-of-range", ["deploy", "-c", "0"], 2, "'-c'"),
     Bad("unknown-command", ["trian"], 2, "no such command 'trian'"),
     Bad("unknown-command-suggests", ["local", "traim"], 2, "did you mean 'train'"),
-    Bad("unknown-option", ["local", "train", "-c", "0"], 2, "no such option: -c"),
+    Bad("unknown-option", ["local", "train", "-z", "0"], 2, "no such option: -z"),
     Bad("unknown-option-suggests", ["build", "--platfrm", "x"], 2, "did you mean --platform"),
     Bad("missing-option", ["local", "process"], 2, "missing option '--file'"),
     # -- values ending in a newline (item 9)
