@@ -107,3 +107,12 @@ ShardedOption = Annotated[
         "--input-sharded", help="Split the input objects across instances (ShardedByS3Key)."
     ),
 ]
+
+# -- preflight (train, process, run, batch-transform, deploy*) --
+SkipChecksOption = Annotated[
+    bool,
+    typer.Option(
+        "--skip-checks",
+        help="Skip the preflight (instance type, S3 inputs, image in ECR) before creating.",
+    ),
+]

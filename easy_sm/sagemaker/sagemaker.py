@@ -13,13 +13,23 @@ from typing import TYPE_CHECKING, Any
 
 from easy_sm import console
 from easy_sm.errors import UsageError
-from easy_sm.sagemaker import endpoints, jobs, processing, s3, training
+from easy_sm.sagemaker import (
+    async_inference,
+    autoscaling,
+    endpoints,
+    jobs,
+    preflight,
+    processing,
+    s3,
+    training,
+)
 from easy_sm.sagemaker.logs import LogTailer
 from easy_sm.sagemaker.names import sanitize
 from easy_sm.sagemaker.session import client, image_uri, make_session
 
 if TYPE_CHECKING:
     import boto3
+    from mypy_boto3_ecr import ECRClient
     from mypy_boto3_logs import CloudWatchLogsClient
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_sagemaker import SageMakerClient as SageMakerApi
@@ -35,6 +45,7 @@ class SageMakerClient:
     docker_tag: str = "latest"
     role_arn: str | None = None
     _clients: dict[str, Any] = field(default_factory=dict)
+    app_name: str | None = None  # tagged `easy_sm:app` on everything created
 
     @classmethod
     def for_app(
@@ -45,8 +56,15 @@ class SageMakerClient:
         image_name: str,
         docker_tag: str,
         role_arn: str | None = None,
+        app_name: str | None = None,
     ) -> SageMakerClient:
-        return cls(make_session(aws_profile, aws_region), image_name, docker_tag, role_arn)
+        return cls(
+            make_session(aws_profile, aws_region),
+            image_name,
+            docker_tag,
+            role_arn,
+            app_name=app_name,
+        )
 
     # clients -------------------------------------------------------------------------------
     def _client(self, service: str) -> Any:
@@ -69,6 +87,19 @@ class SageMakerClient:
     @property
     def runtime(self) -> SageMakerRuntimeClient:
         return self._client("sagemaker-runtime")  # type: ignore[no-any-return]
+
+    @property
+    def autoscaling(self) -> Any:
+        return self._client("application-autoscaling")
+
+    @property
+    def ecr(self) -> ECRClient:
+        return self._client("ecr")  # type: ignore[no-any-return]
+
+    def tags(self, user_tags: dict[str, str] | None = None) -> dict[str, str]:
+        """`easy_sm:app=<app>` (when the app is known) plus the user's --tag items."""
+        own = {endpoints.APP_TAG: self.app_name} if self.app_name else {}
+        return {**own, **(user_tags or {})}
 
     @property
     def image_uri(self) -> str:
@@ -103,6 +134,7 @@ class SageMakerClient:
         **spec: Any,
     ) -> str:
         """Start a training job (and wait for it); return its model artifact S3 path."""
+        spec["tags"] = self.tags(spec.get("tags"))
         training_spec = training.TrainingSpec(image_uri=self.image_uri, role_arn=self.role, **spec)
         name = training.start_training_job(self.sm, training_spec)
         console.info(f"started training job {name}")
@@ -131,6 +163,7 @@ class SageMakerClient:
     # processing ----------------------------------------------------------------------------
     def process(self, *, wait: bool = True, stream_logs: bool = True, **spec: Any) -> str:
         """Start a processing job (and wait for it); return its name."""
+        spec["tags"] = self.tags(spec.get("tags"))
         processing_spec = processing.ProcessingSpec(
             image_uri=self.image_uri, role_arn=self.role, **spec
         )
@@ -154,27 +187,71 @@ class SageMakerClient:
         self,
         model_data: str,
         endpoint_name: str,
-        variant: dict[str, Any],
+        spec: endpoints.EndpointSpec | dict[str, Any],
         *,
         timeout: float = endpoints.DEFAULT_ENDPOINT_TIMEOUT,
     ) -> str:
+        """Create or update the endpoint (`spec`, or just a variant dict); wait; its name."""
+        if isinstance(spec, dict):
+            spec = endpoints.EndpointSpec(variant=spec)
+        spec.tags = self.tags(spec.tags)
         return endpoints.deploy_endpoint(
             self.sm,
             endpoint_name=endpoint_name,
-            variant=variant,
+            spec=spec,
             image_uri=self.image_uri,
             model_data=model_data,
             role_arn=self.role,
             model_prefix=self.name_prefix,
+            aas=self.autoscaling,
             timeout=timeout,
         )
 
-    def list_endpoints(self) -> list[dict[str, Any]]:
-        return endpoints.list_endpoints(self.sm)
+    def rollback(
+        self, endpoint_name: str, *, timeout: float = endpoints.DEFAULT_ENDPOINT_TIMEOUT
+    ) -> str:
+        """Return the endpoint to the config it ran before the last easy_sm deploy."""
+        config = endpoints.rollback_endpoint(
+            self.sm, endpoint_name, aas=self.autoscaling, timeout=timeout
+        )
+        console.info(f"endpoint {endpoint_name} serves config {config} again")
+        return endpoint_name
 
-    def delete_endpoint(self, name: str, *, delete_config: bool = False) -> str:
-        config = endpoints.delete_endpoint(self.sm, name, delete_config=delete_config)
-        console.info(f"deleted endpoint {name}" + (f" and its config {config}" if config else ""))
+    def list_endpoints(self, *, app_only: bool = False) -> list[dict[str, Any]]:
+        """Every endpoint, newest first; with `app_only` only this app's (by its tag). An
+        autoscaled endpoint carries `Autoscaling: {MinCapacity, MaxCapacity}`."""
+        found = endpoints.list_endpoints(self.sm)
+        if app_only:
+            found = [
+                e
+                for e in found
+                if endpoints.list_tags(self.sm, str(e["EndpointArn"])).get(endpoints.APP_TAG)
+                == self.app_name
+            ]
+        if found:
+            targets = autoscaling.all_scalable_targets(self.autoscaling)
+            for endpoint in found:
+                target = targets.get(str(endpoint.get("EndpointName")))
+                if target is not None:
+                    endpoint["Autoscaling"] = {
+                        "MinCapacity": target["MinCapacity"],
+                        "MaxCapacity": target["MaxCapacity"],
+                    }
+        return found
+
+    def delete_endpoint(
+        self, name: str, *, delete_config: bool = False, delete_model: bool = False
+    ) -> str:
+        deleted = endpoints.delete_endpoint(
+            self.sm,
+            name,
+            delete_config=delete_config,
+            delete_model=delete_model,
+            aas=self.autoscaling,
+        )
+        console.info(f"deleted endpoint {name}")
+        for item in deleted:
+            console.info(f"deleted {item}")
         return name
 
     def invoke(
@@ -183,6 +260,51 @@ class SageMakerClient:
         return endpoints.invoke_endpoint(
             self.runtime, name, body, content_type=content_type, accept=accept
         )
+
+    def invoke_async(
+        self,
+        name: str,
+        *,
+        body: bytes | None = None,
+        input_s3: str | None = None,
+        content_type: str,
+        accept: str | None = None,
+        wait: bool = False,
+        timeout: float = 900,
+    ) -> bytes:
+        """Queue a request on an async endpoint; return its output location (or, with `wait`,
+        the result body)."""
+        if input_s3 is None:
+            output_path = async_inference.async_output_path(self.sm, name)
+            input_s3 = async_inference.upload_body(self.s3, output_path, name, body or b"")
+        invocation = async_inference.invoke_async(
+            self.runtime, name, input_s3, content_type=content_type, accept=accept
+        )
+        if not wait:
+            return invocation.output.encode()
+        return async_inference.wait_for_result(self.s3, invocation, timeout=timeout)
+
+    # preflight -----------------------------------------------------------------------------
+    def preflight(
+        self,
+        api: str,
+        instance_type: str | None,
+        *,
+        prefixes: dict[str, str | None] | None = None,
+        objects: dict[str, str | None] | None = None,
+    ) -> None:
+        """Fail now, not after a job starts: the instance type for `api`, the S3 inputs
+        (`{option: uri}`: prefixes must hold an object, objects must exist), and the image
+        in ECR."""
+        if instance_type is not None:
+            preflight.check_instance_type(self.sm.meta.service_model, api, instance_type)
+        for option, uri in (prefixes or {}).items():
+            if uri:
+                preflight.check_s3_prefix(self.s3, uri, option)
+        for option, uri in (objects or {}).items():
+            if uri:
+                preflight.check_s3_object(self.s3, uri, option)
+        preflight.check_image(self.ecr, self.image_name, self.docker_tag, self.image_uri)
 
     # batch transform -----------------------------------------------------------------------
     def batch_transform(
@@ -194,11 +316,12 @@ class SageMakerClient:
         **options: Any,
     ) -> str:
         """Start a batch transform job (and wait for it, with --wait); return its name."""
+        tags = self.tags(options.pop("tags", None))
         model = endpoints.ensure_model(
-            self.sm, self.name_prefix, self.image_uri, model_data, self.role
+            self.sm, self.name_prefix, self.image_uri, model_data, self.role, tags
         )
         name = endpoints.start_transform_job(
-            self.sm, model=model, base_name=f"{self.name_prefix}-transform", **options
+            self.sm, model=model, base_name=f"{self.name_prefix}-transform", tags=tags, **options
         )
         console.info(f"started batch transform job {name}")
         if wait:
