@@ -28,6 +28,7 @@ from easy_sm.commands.options import (
     ProcessInputOption,
     ProcessOutputOption,
     ShardedOption,
+    SkipChecksOption,
     TagOption,
     UnusedRoleOption,
     VolumeOption,
@@ -75,6 +76,7 @@ def train(
         typer.Option("--checkpoint-s3-uri", help="S3 prefix synced with /opt/ml/checkpoints."),
     ] = None,
     tag: TagOption = None,
+    skip_checks: SkipChecksOption = False,
 ) -> None:
     """Train on SageMaker; wait (streaming logs) and print the model's S3 path."""
     from easy_sm import hyperparameters as hps
@@ -97,7 +99,9 @@ def train(
         "checkpoint_s3": checkpoint_s3_uri,
     }
     sagemaker = sagemaker_client(app_name, iam_role_arn, needs_role=True)
-    console.result(sagemaker.train(wait=not no_wait, stream_logs=logs, **spec))
+    console.result(
+        sagemaker.train(wait=not no_wait, stream_logs=logs, skip_checks=skip_checks, **spec)
+    )
 
 
 def batch_transform(
@@ -132,6 +136,11 @@ def batch_transform(
     ] = None,
     accept: Annotated[str | None, typer.Option("--accept", help="MIME type of the output.")] = None,
     logs: LogsOption = True,
+    tag: Annotated[
+        list[str] | None,
+        typer.Option("--tag", help="Tag KEY=VALUE for the model and the job (repeatable)."),
+    ] = None,
+    skip_checks: SkipChecksOption = False,
 ) -> None:
     """Run a batch transform job; print its name (with --wait, once it completed)."""
     if split_type is not None and split_type not in SPLIT_TYPES:
@@ -151,6 +160,8 @@ def batch_transform(
         content_type=content_type,
         split_type=split_type,
         accept=accept,
+        tags=parse_key_values(tag, "--tag"),
+        skip_checks=skip_checks,
     )
     console.result(name)
 
@@ -173,6 +184,7 @@ def _processing(
     volume_size: int,
     max_run: int,
     tag: list[str] | None,
+    skip_checks: bool = False,
 ) -> None:
     environment = parse_key_values(env, "--env", env_keys=True)
     tags = parse_key_values(tag, "--tag")
@@ -191,6 +203,7 @@ def _processing(
         volume_size_gb=volume_size,
         max_run_seconds=max_run,
         tags=tags,
+        skip_checks=skip_checks,
     )
     console.result(name)
 
@@ -213,6 +226,7 @@ def process(
     volume_size: VolumeOption = 30,
     max_run: MaxRunOption = 24 * 3600,
     tag: TagOption = None,
+    skip_checks: SkipChecksOption = False,
 ) -> None:
     """Run a script of easy_sm_base/processing/ as a processing job; print the job name."""
     from easy_sm.sagemaker.processing import process_arguments
@@ -236,6 +250,7 @@ def process(
         volume_size=volume_size,
         max_run=max_run,
         tag=tag,
+        skip_checks=skip_checks,
     )
 
 
@@ -260,6 +275,7 @@ def run(
     volume_size: VolumeOption = 30,
     max_run: MaxRunOption = 24 * 3600,
     tag: TagOption = None,
+    skip_checks: SkipChecksOption = False,
 ) -> None:
     """Run any command in the app's image as a processing job: easy_sm run -e TYPE -- CMD..."""
     _processing(
@@ -278,6 +294,7 @@ def run(
         volume_size=volume_size,
         max_run=max_run,
         tag=tag,
+        skip_checks=skip_checks,
     )
 
 

@@ -6,7 +6,7 @@ be handed in ready-made (a test passes clients wrapped in a botocore Stubber).""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,7 +24,7 @@ from easy_sm.sagemaker import (
     training,
 )
 from easy_sm.sagemaker.logs import LogTailer
-from easy_sm.sagemaker.names import sanitize
+from easy_sm.sagemaker.names import s3_uri, sanitize
 from easy_sm.sagemaker.session import client, image_uri, make_session
 
 if TYPE_CHECKING:
@@ -131,11 +131,20 @@ class SageMakerClient:
         *,
         wait: bool = True,
         stream_logs: bool = True,
+        skip_checks: bool = True,
         **spec: Any,
     ) -> str:
         """Start a training job (and wait for it); return its model artifact S3 path."""
         spec["tags"] = self.tags(spec.get("tags"))
         training_spec = training.TrainingSpec(image_uri=self.image_uri, role_arn=self.role, **spec)
+        if not skip_checks:
+            training.training_job_request(training_spec, "preflight")  # the flags first
+            channels = {f"--channel {k}": v for k, v in training_spec.channels.items()}
+            self.preflight(
+                "training",
+                training_spec.instance_type,
+                prefixes={"-i/--input-s3-dir": training_spec.input_s3, **channels},
+            )
         name = training.start_training_job(self.sm, training_spec)
         console.info(f"started training job {name}")
         if wait:
@@ -161,12 +170,26 @@ class SageMakerClient:
         return job_name
 
     # processing ----------------------------------------------------------------------------
-    def process(self, *, wait: bool = True, stream_logs: bool = True, **spec: Any) -> str:
+    def process(
+        self,
+        *,
+        wait: bool = True,
+        stream_logs: bool = True,
+        skip_checks: bool = True,
+        **spec: Any,
+    ) -> str:
         """Start a processing job (and wait for it); return its name."""
         spec["tags"] = self.tags(spec.get("tags"))
         processing_spec = processing.ProcessingSpec(
             image_uri=self.image_uri, role_arn=self.role, **spec
         )
+        if not skip_checks:
+            processing.processing_job_request(processing_spec, "preflight")  # the flags first
+            self.preflight(
+                "processing",
+                processing_spec.instance_type,
+                prefixes={"-i/--s3-input-location": processing_spec.input_s3},
+            )
         name = processing.start_processing_job(self.sm, processing_spec)
         console.info(f"started processing job {name}")
         if wait:
@@ -290,8 +313,8 @@ class SageMakerClient:
         api: str,
         instance_type: str | None,
         *,
-        prefixes: dict[str, str | None] | None = None,
-        objects: dict[str, str | None] | None = None,
+        prefixes: Mapping[str, str | None] | None = None,
+        objects: Mapping[str, str | None] | None = None,
     ) -> None:
         """Fail now, not after a job starts: the instance type for `api`, the S3 inputs
         (`{option: uri}`: prefixes must hold an object, objects must exist), and the image
@@ -313,10 +336,20 @@ class SageMakerClient:
         *,
         wait: bool = False,
         stream_logs: bool = True,
+        skip_checks: bool = True,
         **options: Any,
     ) -> str:
         """Start a batch transform job (and wait for it, with --wait); return its name."""
         tags = self.tags(options.pop("tags", None))
+        if not skip_checks:
+            s3_uri(model_data, "-m/--s3-model-location")
+            s3_uri(options["output_s3"], "-o/--s3-output-location")
+            self.preflight(
+                "transform",
+                options["instance_type"],
+                prefixes={"-i/--s3-input-location": options["input_s3"]},
+                objects={"-m/--s3-model-location": model_data},
+            )
         model = endpoints.ensure_model(
             self.sm, self.name_prefix, self.image_uri, model_data, self.role, tags
         )

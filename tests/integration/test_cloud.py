@@ -10,6 +10,7 @@ are checked on the request the server received.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -87,10 +88,8 @@ def moto_sorts_training_jobs(monkeypatch: pytest.MonkeyPatch) -> None:
 def push_image(repository: str = "my-app", tag: str = "latest") -> None:
     """What `easy_sm push` leaves in ECR (moto's put_image makes an image)."""
     ecr = aws("ecr")
-    try:
+    with contextlib.suppress(ecr.exceptions.RepositoryAlreadyExistsException):
         ecr.create_repository(repositoryName=repository)
-    except ecr.exceptions.RepositoryAlreadyExistsException:
-        pass
     manifest = {
         "schemaVersion": 2,
         "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
@@ -100,7 +99,13 @@ def push_image(repository: str = "my-app", tag: str = "latest") -> None:
     ecr.put_image(repositoryName=repository, imageManifest=json.dumps(manifest), imageTag=tag)
 
 
-INPUTS = ("train/part-0.csv", "val/part-0.csv", "in/part-0.csv", "models/job-1/output/model.tar.gz")
+INPUTS = (
+    "train/part-0.csv",
+    "val/part-0.csv",
+    "in/part-0.csv",
+    "raw/part-0.csv",
+    "models/job-1/output/model.tar.gz",
+)
 
 
 @pytest.fixture(autouse=True)
