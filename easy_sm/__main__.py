@@ -15,7 +15,7 @@ import typer
 from typer.core import TyperGroup
 
 from easy_sm import __version__, console
-from easy_sm.commands import build, data, endpoints, initialize, jobs, local, push, update
+from easy_sm.commands import build, data, doctor, endpoints, initialize, jobs, local, push, update
 from easy_sm.commands.helpers import options
 from easy_sm.errors import EasySmError
 
@@ -106,11 +106,13 @@ def main(
 COMMAND_MODULES = (initialize, update, build, push, data, jobs, endpoints, local)
 for _module in COMMAND_MODULES:
     _module.register(app)
+doctor.register(app)
 
 # Which module registers a top-level command; modules with several commands list them in
 # their COMMANDS and register just the one asked for.
 _MODULE_OF = {"init": initialize, "update-scripts": update, "build": build, "push": push}
 _MODULE_OF["local"] = local
+_MODULE_OF["doctor"] = doctor
 _CLOUD_MODULE_OF = {name: module for module in (data, jobs, endpoints) for name in module.COMMANDS}
 
 

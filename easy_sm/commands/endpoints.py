@@ -231,9 +231,9 @@ def deploy_async(
     tag: EndpointTagOption = None,
     skip_checks: SkipChecksOption = False,
 ) -> None:
-    """Deploy (or update) an asynchronous endpoint; print its name.
+    """Deploy (or update) an asynchronous endpoint.
 
-    With --min-instances 0 it scales to zero when its queue is empty.
+    Waits until InService and prints its name. With --min-instances 0 it scales to zero when its queue is empty.
 
     Example: easy_sm deploy-async -n my-ep -e ml.m5.large -m s3://b/model.tar.gz
     --output-s3 s3://b/async-out --min-instances 0 --max-instances 2
@@ -282,9 +282,9 @@ def rollback(
     app_name: AppNameOption = None,
     timeout: TimeoutOption = 1800,
 ) -> None:
-    """Return an endpoint to the config it ran before the last deploy.
+    """Roll an endpoint back to its previous config.
 
-    Waits until InService and prints the endpoint's name.
+    The config it ran before the last easy_sm deploy. Waits until InService and prints the endpoint's name.
 
     Example: easy_sm rollback -n my-ep
     """
@@ -334,9 +334,9 @@ def delete_endpoint(
     ] = False,
     iam_role_arn: UnusedRoleOption = None,
 ) -> None:
-    """Delete an endpoint and its autoscaling; print its name.
+    """Delete an endpoint and its autoscaling.
 
-    Each other resource deleted is named on stderr.
+    Prints the endpoint's name; each other resource deleted is named on stderr.
 
     Example: easy_sm delete-endpoint -n my-ep --delete-config --delete-model
     """
