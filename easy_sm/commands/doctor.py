@@ -23,7 +23,8 @@ def doctor(
 ) -> None:
     """Check that easy_sm has all it needs here.
 
-    Docker, the image, AWS credentials and region, the role, ECR, S3. Prints one ✔/✗ line per check (each ✗ with its fix); exits 0 only if all pass.
+    Docker, the image, AWS credentials and region, the role, ECR, S3. Prints one ✔/✗ line
+    per check (each ✗ with its fix); exits 0 only if all pass.
 
     Example: easy_sm doctor --bucket my-bucket
     """

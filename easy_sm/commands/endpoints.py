@@ -233,7 +233,8 @@ def deploy_async(
 ) -> None:
     """Deploy (or update) an asynchronous endpoint.
 
-    Waits until InService and prints its name. With --min-instances 0 it scales to zero when its queue is empty.
+    Waits until InService and prints its name. With --min-instances 0 it scales to zero
+    when its queue is empty.
 
     Example: easy_sm deploy-async -n my-ep -e ml.m5.large -m s3://b/model.tar.gz
     --output-s3 s3://b/async-out --min-instances 0 --max-instances 2
@@ -284,7 +285,8 @@ def rollback(
 ) -> None:
     """Roll an endpoint back to its previous config.
 
-    The config it ran before the last easy_sm deploy. Waits until InService and prints the endpoint's name.
+    The config it ran before the last easy_sm deploy. Waits until InService and prints the
+    endpoint's name.
 
     Example: easy_sm rollback -n my-ep
     """

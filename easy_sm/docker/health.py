@@ -26,13 +26,21 @@ def engine_check() -> tuple[Check, Any]:
     return Check("Docker engine", True, f"reachable, version {version}"), engine
 
 
-def _created(image: Any) -> float:
-    raw = str(image.attrs.get("Created", ""))
-    # Docker writes nanoseconds: keep microseconds for fromisoformat
-    head, _, rest = raw.partition(".")
+def _timestamp(raw: str) -> float:
+    """Seconds since the epoch of Docker's `2024-05-01T10:00:00.123456789Z` (0 if unset)."""
+    head, _, rest = raw.rstrip("Z").partition(".")
+    if not head or head.startswith("0001-"):
+        return 0.0
     fraction = "".join(c for c in rest if c.isdigit())[:6]
-    text = f"{head}.{fraction or '0'}+00:00"
-    return datetime.fromisoformat(text).timestamp()
+    return datetime.fromisoformat(f"{head}.{fraction or '0'}+00:00").timestamp()
+
+
+def built_at(image: Any) -> float:
+    """When the image was last built: its creation, or its last tagging (a build that Docker
+    answered wholly from its cache keeps the old creation time but tags the image anew)."""
+    attrs = image.attrs
+    tagged = str((attrs.get("Metadata") or {}).get("LastTagTime", ""))
+    return max(_timestamp(str(attrs.get("Created", ""))), _timestamp(tagged))
 
 
 def image_check(engine: Any, image: str, context_dir: Path, files: list[str]) -> Check:
@@ -46,7 +54,7 @@ def image_check(engine: Any, image: str, context_dir: Path, files: list[str]) ->
         found = require_image(engine, image)
     except EasySmError as exc:
         return Check(name, False, exc.message, "run easy_sm build", DOCKER_EXIT)
-    built = _created(found)
+    built = built_at(found)
     newest = max(((context_dir / f).stat().st_mtime, f) for f in files) if files else None
     if newest is not None and newest[0] > built:
         return Check(

@@ -23,6 +23,7 @@ DIMENSION = "sagemaker:variant:DesiredInstanceCount"
 INVOCATIONS_METRIC = "SageMakerVariantInvocationsPerInstance"
 BACKLOG_METRIC = "ApproximateBacklogSizePerInstance"
 POLICY_SUFFIX = "-easy-sm-target-tracking"
+FROM_ZERO_SUFFIX = "-easy-sm-scale-from-zero"
 
 
 @dataclass(frozen=True)
@@ -153,10 +154,16 @@ def _metric(endpoint: str, variant: str, spec: ScalingSpec) -> dict[str, Any]:
 
 
 def register(
-    aas: ApplicationAutoScalingClient, endpoint: str, variant: str, spec: ScalingSpec
+    aas: ApplicationAutoScalingClient,
+    endpoint: str,
+    variant: str,
+    spec: ScalingSpec,
+    cloudwatch: Any = None,
 ) -> str:
     """Register (or update) the scalable target and put the target-tracking policy; return the
-    policy's name."""
+    policy's name. With --min-instances 0 on an async endpoint, also what AWS documents for
+    scaling out of zero (the backlog-per-instance metric has no instance to come from): a step
+    policy adding one instance, triggered by an alarm on `HasBacklogWithoutCapacity`."""
     rid = resource_id(endpoint, variant)
     with aws_errors("application-autoscaling:RegisterScalableTarget"):
         aas.register_scalable_target(
@@ -181,7 +188,67 @@ def register(
                 "ScaleOutCooldown": spec.scale_out_cooldown,
             },
         )
+    if spec.backlog and spec.min_instances == 0 and cloudwatch is not None:
+        _scale_from_zero(aas, cloudwatch, endpoint, rid, spec)
     return name
+
+
+def _scale_from_zero(
+    aas: ApplicationAutoScalingClient,
+    cloudwatch: Any,
+    endpoint: str,
+    rid: str,
+    spec: ScalingSpec,
+) -> None:
+    with aws_errors("application-autoscaling:PutScalingPolicy"):
+        arn = aas.put_scaling_policy(
+            PolicyName=f"{endpoint}{FROM_ZERO_SUFFIX}",
+            ServiceNamespace=NAMESPACE,
+            ResourceId=rid,
+            ScalableDimension=DIMENSION,
+            PolicyType="StepScaling",
+            StepScalingPolicyConfiguration={
+                "AdjustmentType": "ChangeInCapacity",
+                "MetricAggregationType": "Average",
+                "Cooldown": spec.scale_out_cooldown,
+                "StepAdjustments": [{"MetricIntervalLowerBound": 0, "ScalingAdjustment": 1}],
+            },
+        )["PolicyARN"]
+    put_backlog_alarm(cloudwatch, endpoint, arn)
+
+
+def put_backlog_alarm(cloudwatch: Any, endpoint: str, policy_arn: str) -> None:
+    """The alarm that runs the scale-from-zero policy while requests wait with no instance."""
+    with aws_errors("cloudwatch:PutMetricAlarm"):
+        cloudwatch.put_metric_alarm(
+            AlarmName=alarm_name(endpoint),
+            MetricName="HasBacklogWithoutCapacity",
+            Namespace="AWS/SageMaker",
+            Dimensions=[{"Name": "EndpointName", "Value": endpoint}],
+            Statistic="Average",
+            Period=60,
+            EvaluationPeriods=2,
+            DatapointsToAlarm=2,
+            Threshold=1,
+            ComparisonOperator="GreaterThanOrEqualToThreshold",
+            TreatMissingData="missing",
+            AlarmActions=[policy_arn],
+        )
+
+
+def alarm_name(endpoint: str) -> str:
+    return f"{endpoint}-easy-sm-has-backlog"
+
+
+def delete_alarm(cloudwatch: Any, endpoint: str) -> bool:
+    """Delete the scale-from-zero alarm if there is one; True if it was there."""
+    with aws_errors("cloudwatch:DescribeAlarms"):
+        found = cloudwatch.describe_alarms(AlarmNames=[alarm_name(endpoint)])["MetricAlarms"]
+    if not found:
+        return False
+    with aws_errors("cloudwatch:DeleteAlarms"):
+        cloudwatch.delete_alarms(AlarmNames=[alarm_name(endpoint)])
+    return True
 
 
 @dataclass(frozen=True)
@@ -222,8 +289,14 @@ def deregister(
     return SavedScaling(target, policies)
 
 
-def restore(aas: ApplicationAutoScalingClient, saved: SavedScaling) -> None:
-    """Register a target and its policies again, as `deregister` found them."""
+def restore(
+    aas: ApplicationAutoScalingClient,
+    saved: SavedScaling,
+    cloudwatch: Any = None,
+    endpoint: str = "",
+) -> None:
+    """Register a target and its policies again, as `deregister` found them (pointing the
+    scale-from-zero alarm at the policy's new ARN)."""
     target = saved.target
     with aws_errors("application-autoscaling:RegisterScalableTarget"):
         aas.register_scalable_target(
@@ -240,11 +313,13 @@ def restore(aas: ApplicationAutoScalingClient, saved: SavedScaling) -> None:
     for policy in saved.policies:
         body = {k: policy[k] for k in keys if k in policy}
         with aws_errors("application-autoscaling:PutScalingPolicy"):
-            aas.put_scaling_policy(
+            arn = aas.put_scaling_policy(
                 PolicyName=policy["PolicyName"],
                 ServiceNamespace=NAMESPACE,
                 ResourceId=target["ResourceId"],
                 ScalableDimension=DIMENSION,
                 PolicyType=policy["PolicyType"],
                 **body,
-            )
+            )["PolicyARN"]
+        if cloudwatch is not None and str(policy["PolicyName"]).endswith(FROM_ZERO_SUFFIX):
+            put_backlog_alarm(cloudwatch, endpoint, arn)

@@ -181,6 +181,7 @@ def deploy_endpoint(
     role_arn: str,
     model_prefix: str,
     aas: Any = None,
+    cloudwatch: Any = None,
     timeout: float = DEFAULT_ENDPOINT_TIMEOUT,
 ) -> str:
     """Create the endpoint, or update it to a new endpoint config, and wait for InService.
@@ -248,13 +249,13 @@ def deploy_endpoint(
     except AwsError:
         _delete_config_quietly(sm, config)
         if saved is not None:
-            autoscaling.restore(aas, saved)
+            autoscaling.restore(aas, saved, cloudwatch, endpoint_name)
         raise
     try:
         final = wait_for_endpoint(sm, endpoint_name, timeout=timeout)
     finally:
         if saved is not None and spec.scaling is None:
-            autoscaling.restore(aas, saved)
+            autoscaling.restore(aas, saved, cloudwatch, endpoint_name)
     _raise_unless_serving(final, endpoint_name, config, spec.deployment)
     arn = str(final.get("EndpointArn", ""))
     if existing is not None:
@@ -262,7 +263,7 @@ def deploy_endpoint(
         history = endpoint_config_history(list_tags(sm, arn)) if arn else []
         _set_tags(sm, arn, {**spec.tags, HISTORY_TAG: history_value([*history, previous])})
     if spec.scaling is not None and aas is not None:
-        policy = autoscaling.register(aas, endpoint_name, VARIANT, spec.scaling)
+        policy = autoscaling.register(aas, endpoint_name, VARIANT, spec.scaling, cloudwatch)
         console.info(
             f"autoscaling {endpoint_name}: {spec.scaling.min_instances} to "
             f"{spec.scaling.max_instances} instances (policy {policy})"
@@ -295,7 +296,12 @@ def _raise_unless_serving(
 
 
 def rollback_endpoint(
-    sm: SageMakerClient, name: str, *, aas: Any = None, timeout: float = DEFAULT_ENDPOINT_TIMEOUT
+    sm: SageMakerClient,
+    name: str,
+    *,
+    aas: Any = None,
+    cloudwatch: Any = None,
+    timeout: float = DEFAULT_ENDPOINT_TIMEOUT,
 ) -> str:
     """Return the endpoint to the config it ran before the last easy_sm deploy; wait for
     InService; return the config's name. The history tag loses that entry, so a second
@@ -339,7 +345,7 @@ def rollback_endpoint(
         final = wait_for_endpoint(sm, name, timeout=timeout)
     finally:
         if saved is not None:
-            autoscaling.restore(aas, saved)
+            autoscaling.restore(aas, saved, cloudwatch, name)
     _raise_unless_serving(final, name, target_config, None)
     _set_tags(sm, arn, {HISTORY_TAG: history_value(history[:-1])})
     return target_config
@@ -423,6 +429,7 @@ def delete_endpoint(
     delete_config: bool = False,
     delete_model: bool = False,
     aas: Any = None,
+    cloudwatch: Any = None,
 ) -> list[str]:
     """Delete the endpoint (deregistering its autoscaling); with `delete_config` every endpoint
     config easy_sm created for it, with `delete_model` also the models of those configs that
@@ -438,6 +445,8 @@ def delete_endpoint(
         for variant in described.get("ProductionVariants", [{"VariantName": VARIANT}]):
             if autoscaling.deregister(aas, name, str(variant["VariantName"])) is not None:
                 deleted.append(f"scalable target {autoscaling.resource_id(name, VARIANT)}")
+        if cloudwatch is not None and autoscaling.delete_alarm(cloudwatch, name):
+            deleted.append(f"alarm {autoscaling.alarm_name(name)}")
     with aws_errors("sagemaker:DeleteEndpoint"):
         sm.delete_endpoint(EndpointName=name)
     if not (delete_config or delete_model) or described is None:

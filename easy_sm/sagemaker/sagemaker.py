@@ -227,6 +227,7 @@ class SageMakerClient:
             role_arn=self.role,
             model_prefix=self.name_prefix,
             aas=self.autoscaling,
+            cloudwatch=self._client("cloudwatch"),
             timeout=timeout,
         )
 
@@ -235,7 +236,11 @@ class SageMakerClient:
     ) -> str:
         """Return the endpoint to the config it ran before the last easy_sm deploy."""
         config = endpoints.rollback_endpoint(
-            self.sm, endpoint_name, aas=self.autoscaling, timeout=timeout
+            self.sm,
+            endpoint_name,
+            aas=self.autoscaling,
+            cloudwatch=self._client("cloudwatch"),
+            timeout=timeout,
         )
         console.info(f"endpoint {endpoint_name} serves config {config} again")
         return endpoint_name
@@ -271,6 +276,7 @@ class SageMakerClient:
             delete_config=delete_config,
             delete_model=delete_model,
             aas=self.autoscaling,
+            cloudwatch=self._client("cloudwatch"),
         )
         console.info(f"deleted endpoint {name}")
         for item in deleted:

@@ -242,14 +242,30 @@ def test_deploy_async_writes_the_async_config_and_a_scale_to_zero_backlog_policy
     }
     (target,) = targets()
     assert (target["MinCapacity"], target["MaxCapacity"]) == (0, 2)
-    (policy,) = policies("async-ep")
-    metric = policy["TargetTrackingScalingPolicyConfiguration"]["CustomizedMetricSpecification"]
+    found = {p["PolicyName"]: p for p in policies("async-ep")}
+    tracking = found["async-ep-easy-sm-target-tracking"]
+    metric = tracking["TargetTrackingScalingPolicyConfiguration"]["CustomizedMetricSpecification"]
     assert metric == {
         "MetricName": "ApproximateBacklogSizePerInstance",
         "Namespace": "AWS/SageMaker",
         "Dimensions": [{"Name": "EndpointName", "Value": "async-ep"}],
         "Statistic": "Average",
     }
+    # out of zero: a step policy run by an alarm on HasBacklogWithoutCapacity (AWS's recipe)
+    step = found["async-ep-easy-sm-scale-from-zero"]
+    assert step["StepScalingPolicyConfiguration"]["StepAdjustments"] == [
+        {"MetricIntervalLowerBound": 0.0, "ScalingAdjustment": 1}
+    ]
+    (alarm,) = aws("cloudwatch").describe_alarms(AlarmNames=["async-ep-easy-sm-has-backlog"])[
+        "MetricAlarms"
+    ]
+    assert alarm["MetricName"] == "HasBacklogWithoutCapacity"
+    assert alarm["AlarmActions"] == [step["PolicyARN"]]
+
+    deleted = invoke(runner, "delete-endpoint", "-n", "async-ep")
+    assert deleted.exit_code == 0, deleted.stderr
+    assert aws("cloudwatch").describe_alarms()["MetricAlarms"] == []
+    assert targets() == []
 
 
 @pytest.fixture
