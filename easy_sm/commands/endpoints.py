@@ -303,9 +303,10 @@ def list_endpoints(
 ) -> None:
     """List endpoints, newest first: `name  status  created` per line (or --json).
 
-    An autoscaled endpoint's line ends with `min-max` instances.
+    An autoscaled endpoint's line ends with `min-max` instances; --json also carries each
+    endpoint's autoscaling range and data capture config.
     """
-    found = sagemaker_client(app_name).list_endpoints(app_only=app_only)
+    found = sagemaker_client(app_name).list_endpoints(app_only=app_only, details=as_json)
     if as_json:
         print_json(found)
         return

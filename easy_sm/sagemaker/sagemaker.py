@@ -245,10 +245,26 @@ class SageMakerClient:
         console.info(f"endpoint {endpoint_name} serves config {config} again")
         return endpoint_name
 
-    def list_endpoints(self, *, app_only: bool = False) -> list[dict[str, Any]]:
+    def list_endpoints(
+        self, *, app_only: bool = False, details: bool = False
+    ) -> list[dict[str, Any]]:
         """Every endpoint, newest first; with `app_only` only this app's (by its tag). An
-        autoscaled endpoint carries `Autoscaling: {MinCapacity, MaxCapacity}`."""
+        autoscaled endpoint carries `Autoscaling: {MinCapacity, MaxCapacity}`; with `details`
+        each also carries its `DataCaptureConfig` (one DescribeEndpoint each, concurrently)."""
         found = endpoints.list_endpoints(self.sm)
+        if details and found:
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(max_workers=8) as pool:
+                described = list(
+                    pool.map(
+                        lambda e: endpoints.describe_endpoint(self.sm, str(e["EndpointName"])),
+                        found,
+                    )
+                )
+            for endpoint, full in zip(found, described, strict=True):
+                if full and full.get("DataCaptureConfig"):
+                    endpoint["DataCaptureConfig"] = full["DataCaptureConfig"]
         if app_only:
             found = [
                 e

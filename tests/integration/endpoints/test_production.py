@@ -361,6 +361,9 @@ def test_deploy_with_data_capture_writes_the_capture_config(
             "JsonContentTypes": ["application/json"],
         },
     }
+    listed = json.loads(invoke(runner, "list-endpoints", "--json").stdout)
+    assert listed[0]["DataCaptureConfig"]["DestinationS3Uri"] == "s3://data-bucket/capture"
+    assert listed[0]["DataCaptureConfig"]["EnableCapture"] is True
 
 
 # --- 4. safe updates and rollback -----------------------------------------------------------
