@@ -75,6 +75,10 @@ def _deploy(
     skip_checks: bool,
     timeout: int,
 ) -> None:
+    from easy_sm.sagemaker.names import s3_uri, validate_name
+
+    validate_name(endpoint_name, "-n/--endpoint-name")
+    s3_uri(model, "-m/--s3-model-location")
     sagemaker = sagemaker_client(app_name, iam_role_arn, needs_role=True)
     if not skip_checks:
         sagemaker.preflight("endpoint", instance_type, objects={"-m/--s3-model-location": model})

@@ -195,13 +195,14 @@ def test_delete_endpoint_deregisters_the_target_and_its_policies(
         (["--rollback-alarm", "a"], "--rollback-alarm and --bake-time need a watched update"),
         (["--capture-percent", "10"], "--capture-percent and --capture-s3 go together"),
         (["--tag", "novalue"], "expected KEY=VALUE"),
+        (["-m", "bucket/model.tar.gz"], "is not an S3 URI"),
     ],
 )
 def test_bad_deploy_flags_are_usage_errors_before_anything_is_created(
     runner: CliRunner, project: Path, extra: list[str], message: str
 ) -> None:
     result = deploy(runner, "ep", *extra)
-    assert result.exit_code == 2
+    assert result.exit_code == 2, result.stderr
     assert message in result.stderr
     assert aws("sagemaker").list_models()["Models"] == []
 
@@ -475,6 +476,15 @@ def test_rollback_returns_to_the_previous_config_and_then_has_nothing_left(
     assert again.exit_code == 4
     assert again.stderr.count("\n") == 1
     assert "error: endpoint ep has no earlier config to roll back to" in again.stderr
+
+
+def test_an_invalid_endpoint_name_is_refused_before_any_aws_call(
+    runner: CliRunner, project: Path, sent: dict[str, list[dict[str, Any]]]
+) -> None:
+    result = deploy(runner, "bad_name")
+    assert result.exit_code == 2
+    assert "-n/--endpoint-name 'bad_name' is not a valid SageMaker name" in result.stderr
+    assert sent == {}
 
 
 def test_rollback_of_an_unknown_endpoint_is_one_line(runner: CliRunner, project: Path) -> None:
