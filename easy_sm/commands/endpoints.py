@@ -304,13 +304,28 @@ def list_endpoints(
         bool, typer.Option("--app", help="Only this app's endpoints (tagged easy_sm:app).")
     ] = False,
     iam_role_arn: UnusedRoleOption = None,
+    cost: Annotated[
+        bool, typer.Option("--cost", help="Cost per InService endpoint, and which were idle.")
+    ] = False,
+    idle_hours: Annotated[
+        int, typer.Option("--idle-hours", min=1, max=1440, help="With --cost: idle window.")
+    ] = 24,
 ) -> None:
     """List endpoints, newest first: `name  status  created` per line (or --json).
 
     An autoscaled endpoint's line ends with `min-max` instances; --json also carries each
-    endpoint's autoscaling range and data capture config.
+    endpoint's autoscaling range and data capture config. With --cost:
+    `name  $/h  ≈ $/month  idle|N invocations` per InService endpoint.
+
+    Example: easy_sm list-endpoints --cost --idle-hours 48
     """
-    found = sagemaker_client(app_name).list_endpoints(app_only=app_only, details=as_json)
+    sagemaker = sagemaker_client(app_name)
+    found = sagemaker.list_endpoints(app_only=app_only, details=as_json and not cost)
+    if cost:
+        from easy_sm.commands.describe import print_endpoint_costs
+
+        print_endpoint_costs(sagemaker, found, idle_hours, as_json)
+        return
     if as_json:
         print_json(found)
         return
