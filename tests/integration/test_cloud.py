@@ -85,9 +85,9 @@ def moto_sorts_training_jobs(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(SageMakerModelBackend, "list_training_jobs", newest_first)
 
 
-def push_image(repository: str = "my-app", tag: str = "latest") -> None:
+def push_image(repository: str = "my-app", tag: str = "latest", region: str = REGION) -> None:
     """What `easy_sm push` leaves in ECR (moto's put_image makes an image)."""
-    ecr = aws("ecr")
+    ecr = boto3.client("ecr", region_name=region, endpoint_url=os.environ["AWS_ENDPOINT_URL"])
     with contextlib.suppress(ecr.exceptions.RepositoryAlreadyExistsException):
         ecr.create_repository(repositoryName=repository)
     manifest = {
