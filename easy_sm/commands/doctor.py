@@ -26,7 +26,9 @@ def doctor(
     Docker, the image, AWS credentials and region, the role, ECR, S3. Prints one ✔/✗ line
     per check (each ✗ with its fix); exits 0 only if all pass.
 
-    Example: easy_sm doctor --bucket my-bucket
+    \b
+    Example:
+        easy_sm doctor --bucket my-bucket
     """
     from easy_sm.commands.helpers import load_project
     from easy_sm.doctor import run_checks

@@ -128,10 +128,16 @@ def deploy(
     tag: EndpointTagOption = None,
     skip_checks: SkipChecksOption = False,
 ) -> None:
-    """Deploy (or update) a provisioned endpoint; wait until InService; print its name.
+    """Deploy a model to a SageMaker endpoint.
 
-    Example: easy_sm deploy -n my-ep -e ml.m5.large -m s3://b/model.tar.gz --min-instances 1
-    --max-instances 4 --strategy canary:10:300 --rollback-alarm my-ep-5xx
+    Creates (or updates) a provisioned endpoint, waits until it is InService and prints its name.
+    Optionally with autoscaling, data capture and a watched (blue/green, canary, linear) update.
+
+    \b
+    Example:
+        easy_sm deploy -n my-endpoint -e ml.m5.large -m s3://my-bucket/models/iris/model.tar.gz
+        easy_sm deploy -n my-endpoint -e ml.m5.large -m s3://b/model.tar.gz --min-instances 1 \\
+            --max-instances 4 --strategy canary:10:300 --rollback-alarm my-endpoint-5xx
     """
     from easy_sm.sagemaker.autoscaling import scaling_spec
     from easy_sm.sagemaker.endpoint_config import data_capture_config, deployment_config
@@ -177,7 +183,14 @@ def deploy_serverless(
     tag: EndpointTagOption = None,
     skip_checks: SkipChecksOption = False,
 ) -> None:
-    """Deploy (or update) a serverless endpoint; wait until InService; print its name."""
+    """Deploy a model to a serverless endpoint.
+
+    Creates (or updates) a serverless endpoint, waits until it is InService and prints its name.
+
+    \b
+    Example:
+        easy_sm deploy-serverless -n my-endpoint -s 2048 -m s3://my-bucket/model.tar.gz
+    """
     from easy_sm.sagemaker.endpoints import EndpointSpec, serverless_variant
 
     spec = EndpointSpec(
@@ -240,8 +253,10 @@ def deploy_async(
     Waits until InService and prints its name. With --min-instances 0 it scales to zero
     when its queue is empty.
 
-    Example: easy_sm deploy-async -n my-ep -e ml.m5.large -m s3://b/model.tar.gz
-    --output-s3 s3://b/async-out --min-instances 0 --max-instances 2
+    \b
+    Example:
+        easy_sm deploy-async -n my-async -e ml.m5.large -m s3://b/model.tar.gz \\
+            --output-s3 s3://b/async-out --min-instances 0 --max-instances 2
     """
     from easy_sm.sagemaker.autoscaling import scaling_spec
     from easy_sm.sagemaker.endpoint_config import async_inference_config, data_capture_config
@@ -292,7 +307,9 @@ def rollback(
     The config it ran before the last easy_sm deploy. Waits until InService and prints the
     endpoint's name.
 
-    Example: easy_sm rollback -n my-ep
+    \b
+    Example:
+        easy_sm rollback -n my-endpoint
     """
     console.result(sagemaker_client(app_name).rollback(endpoint_name, timeout=timeout))
 
@@ -311,13 +328,16 @@ def list_endpoints(
         int, typer.Option("--idle-hours", min=1, max=1440, help="With --cost: idle window.")
     ] = 24,
 ) -> None:
-    """List endpoints, newest first: `name  status  created` per line (or --json).
+    """List endpoints, newest first.
 
-    An autoscaled endpoint's line ends with `min-max` instances; --json also carries each
-    endpoint's autoscaling range and data capture config. With --cost:
-    `name  $/h  ≈ $/month  idle|N invocations` per InService endpoint.
+    One `name  status  created` line per endpoint (or --json); an autoscaled endpoint's line
+    ends with `min-max` instances, and --json also carries each endpoint's autoscaling range and
+    data capture config. With --cost: `name  $/h  ≈ $/month  idle|N invocations` per
+    InService endpoint.
 
-    Example: easy_sm list-endpoints --cost --idle-hours 48
+    \b
+    Example:
+        easy_sm list-endpoints --cost --idle-hours 48
     """
     sagemaker = sagemaker_client(app_name)
     found = sagemaker.list_endpoints(app_only=app_only, details=as_json and not cost)
@@ -360,7 +380,9 @@ def delete_endpoint(
 
     Prints the endpoint's name; each other resource deleted is named on stderr.
 
-    Example: easy_sm delete-endpoint -n my-ep --delete-config --delete-model
+    \b
+    Example:
+        easy_sm delete-endpoint -n my-endpoint --delete-config --delete-model
     """
     console.result(
         sagemaker_client(app_name).delete_endpoint(
@@ -407,9 +429,15 @@ def invoke(
         int, typer.Option("--timeout", min=1, help="With --async --wait: seconds to wait.")
     ] = 900,
 ) -> None:
-    """Send a request to an endpoint; print the response body.
+    """Send a request to an endpoint and print the answer.
 
-    Example: easy_sm invoke --async -n my-ep --wait < request.csv
+    The request body comes from --file or stdin (or, with --async, --input s3://...); the
+    response body goes to stdout.
+
+    \b
+    Example:
+        easy_sm invoke -n my-endpoint --content-type text/csv < request.csv
+        easy_sm invoke --async -n my-async --wait < request.csv
     """
     if not is_async and (input_s3 is not None or wait):
         raise UsageError("--input and --wait go with --async", "add --async")

@@ -455,6 +455,7 @@ class SageMakerClient:
     ) -> bytes:
         """Queue a request on an async endpoint; return its output location (or, with `wait`,
         the result body)."""
+        validate_name(name, "-n/--endpoint-name")
         if input_s3 is None:
             output_path = async_inference.async_output_path(self.sm, name)
             input_s3 = async_inference.upload_body(self.s3, output_path, name, body or b"")
