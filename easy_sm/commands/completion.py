@@ -8,8 +8,6 @@ start): boto3 is imported only when a name is actually being completed.
 
 from __future__ import annotations
 
-import json
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +16,8 @@ COMPLETION_SECONDS = 2.0
 
 def app_names(directory: Path | None = None) -> list[str]:
     """The app names of the easy_sm configs in `directory` (default: the working dir)."""
+    import json
+
     from easy_sm.commands.helpers import APP_NAME_RE
     from easy_sm.config.config import looks_like_config
 
@@ -39,6 +39,8 @@ def complete_app_name(incomplete: str) -> list[str]:
 def _aws_names(ctx: Any, kind: str, incomplete: str) -> list[str]:
     """Names of `kind` from SageMaker with the app's AWS settings, or [] if that fails or
     takes longer than COMPLETION_SECONDS (the lookup thread is left to die with the process)."""
+    import threading
+
     found: list[str] = []
 
     def look_up() -> None:

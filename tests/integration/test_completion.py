@@ -92,6 +92,8 @@ def test_endpoint_and_job_names_complete_from_sagemaker(configs: Path, moto: str
     assert sorted(offered) == ["churn-20261127-050000-bbbb", "iris-20261127-050000-aaaa"]
     offered, _ = complete("easy_sm logs -a demo -j chu", configs, **env)
     assert offered == ["churn-20261127-050000-bbbb"]
+    offered, _ = complete("easy_sm describe -a demo -n chu", configs, **env)
+    assert offered == ["churn"]
 
 
 def test_a_network_that_never_answers_does_not_block_a_tab_press(configs: Path) -> None:
