@@ -88,3 +88,101 @@ def test_instance_types_come_from_botocores_service_model() -> None:
     assert "ml.c5.large" in preflight.instance_types(model, "endpoint")
     with pytest.raises(UsageError, match=r"did you mean ml\.m5\.large"):
         preflight.check_instance_type(model, "transform", "ml.m5.lrage")
+
+
+# --- UpdateEndpoint with DeploymentConfig: a Stubber pins the exact requests ----------------
+
+
+def _described(status: str, config: str, reason: str | None = None) -> dict[str, object]:
+    from datetime import UTC, datetime
+
+    answer: dict[str, object] = {
+        "EndpointName": "ep",
+        "EndpointArn": "arn:aws:sagemaker:eu-west-1:123456789012:endpoint/ep",
+        "EndpointConfigName": config,
+        "EndpointStatus": status,
+        "CreationTime": datetime(2024, 1, 1, tzinfo=UTC),
+        "LastModifiedTime": datetime(2024, 1, 1, tzinfo=UTC),
+    }
+    if reason:
+        answer["FailureReason"] = reason
+    return answer
+
+
+def test_an_alarm_rollback_of_a_canary_update_is_exit_6_naming_the_alarm(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from datetime import UTC, datetime
+
+    import boto3
+    from botocore.stub import Stubber
+
+    from easy_sm.errors import JobFailedError
+    from easy_sm.sagemaker import names, waiting
+
+    monkeypatch.setattr(waiting, "sleep", lambda _s: None)
+    monkeypatch.setattr(endpoints, "endpoint_config_name", lambda _name: "ep-new")
+    role = "arn:aws:iam::123456789012:role/sm"
+    image = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/my-app:latest"
+    model_data = "s3://bucket/model.tar.gz"
+    model = names.model_name("my-app", image, model_data, role)
+    deployment = endpoint_config.deployment_config("canary:10:300", ["ep-5xx"], 600)
+    client = boto3.client("sagemaker", region_name="eu-west-1")
+    with Stubber(client) as stubber:
+        stubber.add_response("describe_endpoint", _described("InService", "ep-old"))
+        stubber.add_response(
+            "describe_model",
+            {
+                "ModelName": model,
+                "ModelArn": f"arn:aws:sagemaker:eu-west-1:123456789012:model/{model}",
+                "CreationTime": datetime(2024, 1, 1, tzinfo=UTC),
+            },
+        )
+        stubber.add_response(
+            "create_endpoint_config",
+            {"EndpointConfigArn": "arn:aws:sagemaker:eu-west-1:123456789012:endpoint-config/n"},
+        )
+        stubber.add_response(
+            "update_endpoint",
+            {"EndpointArn": "arn:aws:sagemaker:eu-west-1:123456789012:endpoint/ep"},
+            {
+                "EndpointName": "ep",
+                "EndpointConfigName": "ep-new",
+                "DeploymentConfig": {
+                    "BlueGreenUpdatePolicy": {
+                        "TrafficRoutingConfiguration": {
+                            "Type": "CANARY",
+                            "WaitIntervalInSeconds": 300,
+                            "CanarySize": {"Type": "CAPACITY_PERCENT", "Value": 10},
+                        },
+                        "TerminationWaitInSeconds": 600,
+                    },
+                    "AutoRollbackConfiguration": {"Alarms": [{"AlarmName": "ep-5xx"}]},
+                },
+            },
+        )
+        stubber.add_response("describe_endpoint", _described("Updating", "ep-old"))
+        stubber.add_response("describe_endpoint", _described("RollingBack", "ep-old"))
+        stubber.add_response(
+            "describe_endpoint",
+            _described("InService", "ep-old", "Alarm ep-5xx is in ALARM: rolled back"),
+        )
+        with pytest.raises(JobFailedError) as caught:
+            endpoints.deploy_endpoint(
+                client,
+                endpoint_name="ep",
+                spec=endpoints.EndpointSpec(
+                    variant=endpoints.instance_variant("ml.m5.large", 1), deployment=deployment
+                ),
+                image_uri=image,
+                model_data=model_data,
+                role_arn=role,
+                model_prefix="my-app",
+            )
+        stubber.assert_no_pending_responses()
+    assert caught.value.exit_code == 6
+    assert caught.value.message == (
+        "update of endpoint ep was rolled back (watched alarms: ep-5xx): "
+        "Alarm ep-5xx is in ALARM: rolled back"
+    )
+    assert "it still serves config ep-old" in str(caught.value.hint)
