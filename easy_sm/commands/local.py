@@ -16,6 +16,7 @@ from easy_sm.commands.options import (
     EnvOption,
     HyperparametersFileOption,
     HyperparametersOption,
+    LocalModelOption,
 )
 from easy_sm.errors import JobFailedError, UsageError
 
@@ -37,6 +38,8 @@ PortOption = Annotated[
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the root app."""
+    from easy_sm.commands import local_transform  # noqa: F401 - adds `local batch-transform`
+
     app.add_typer(local_app, name="local")
 
 
@@ -185,29 +188,42 @@ def deploy(
         typer.Option("--timeout", min=1, help="Seconds to wait for GET /ping to answer 200."),
     ] = 300,
     env: EnvOption = None,
+    model: LocalModelOption = None,
 ) -> None:
-    """Serve the model in test_dir/model on 127.0.0.1:PORT (`IMAGE serve`, detached); waits
-    until GET /ping answers 200, then prints the URL. Stop it with `easy_sm local stop`."""
+    """Serve the model in test_dir/model (or --model) on 127.0.0.1:PORT (`IMAGE serve`,
+    detached); waits until GET /ping answers 200, then prints the URL. Stop it with
+    `easy_sm local stop`."""
+    from easy_sm.commands.local_transform import stage_packaged_model
     from easy_sm.docker.containers import start_server
     from easy_sm.docker.engine import connect
     from easy_sm.docker.local_mode import serving_spec
+    from easy_sm.docker.packaged_model import mount_model, parse_model_source
 
     user_env = parse_key_values(env, "--env", env_keys=True)
+    source = parse_model_source(model) if model is not None else None
     local = _local_app(app_name)
     engine = connect()
     spec = serving_spec(local, user_env)
     model_dir = local.test_dir / "model"
-    if not any(model_dir.iterdir()):
+    staged = stage_packaged_model(source, load_project(app_name)) if source else None
+    if staged is not None:
+        mount_model(spec, staged)
+    elif not any(model_dir.iterdir()):
         console.warn(f"{model_dir} is empty: run `easy_sm local train` first")
     _announce(spec)
     console.info(f"waiting up to {timeout:g} s for http://127.0.0.1:{port}/ping")
-    url = start_server(
-        engine,
-        spec,
-        port,
-        timeout=timeout,
-        on_wait=lambda waited: console.info(f"  still waiting for /ping ({waited:.0f} s)"),
-    )
+    try:
+        url = start_server(
+            engine,
+            spec,
+            port,
+            timeout=timeout,
+            on_wait=lambda waited: console.info(f"  still waiting for /ping ({waited:.0f} s)"),
+        )
+    except BaseException:
+        if staged is not None:
+            staged.release()  # the server never ran: nothing else will remove the model
+        raise
     console.info(f"serving at {url} (stop it with `easy_sm local stop -p {port}`)")
     console.result(url)
 
@@ -224,6 +240,7 @@ def stop(
     from easy_sm.commands.helpers import get_app_name
     from easy_sm.docker.containers import find_servers, stop_servers
     from easy_sm.docker.engine import connect
+    from easy_sm.docker.packaged_model import release_models, remove_orphaned_models
 
     name = get_app_name(app_name)
     engine = connect()
@@ -234,3 +251,5 @@ def stop(
         return
     for url in stop_servers(engine, found):
         console.info(f"stopped {url}")
+    release_models(found)  # the --model folders extracted for them
+    remove_orphaned_models(engine)

@@ -107,3 +107,14 @@ ShardedOption = Annotated[
         "--input-sharded", help="Split the input objects across instances (ShardedByS3Key)."
     ),
 ]
+
+# -- shared by `local deploy` and `local batch-transform` --
+
+LocalModelOption = Annotated[
+    str | None,
+    typer.Option(
+        "--model",
+        help="Serve this model instead of test_dir/model: a model.tar.gz, a folder, or "
+        "s3://…/model.tar.gz (downloaded with the app's AWS settings).",
+    ),
+]
