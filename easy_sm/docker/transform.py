@@ -190,9 +190,8 @@ def plan_files(input_dir: Path, output_dir: Path) -> list[InputFile]:
     if target.exists() and not target.is_dir():
         raise UsageError(f"-o/--output {output_dir} is not a folder", "give a folder")
     found: list[InputFile] = []
-    for root, dirs, files in os.walk(source):
-        dirs.sort()
-        for name in sorted(files):
+    for root, _dirs, files in os.walk(source):
+        for name in files:
             path = Path(root) / name
             if not path.is_file():
                 continue
@@ -200,7 +199,7 @@ def plan_files(input_dir: Path, output_dir: Path) -> list[InputFile]:
             found.append(InputFile(path, relative, target / f"{relative}.out"))
     if not found:
         raise UsageError(f"-i/--input {input_dir} holds no files", "put the input files in it")
-    return found
+    return sorted(found, key=lambda item: item.relative)
 
 
 @dataclass(frozen=True)
