@@ -120,8 +120,11 @@ def extract_archive(archive: Path, target: Path, label: str) -> None:
             else:  # pragma: no cover - Python < 3.11.4
                 tar.extractall(root, members=members)  # members checked above
     except (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile) as exc:
+        reason = " ".join(str(exc).split())[:200] or type(exc).__name__
+        if "could not be opened successfully" in reason:  # tarfile lists each method tried
+            reason = "not gzip-compressed tar data"
         raise UsageError(
-            f"model archive {label} is not a readable .tar.gz ({exc})",
+            f"model archive {label} is not a readable .tar.gz ({reason})",
             "give the model.tar.gz a training job wrote (or `easy_sm local train --package-model`)",
         ) from None
 

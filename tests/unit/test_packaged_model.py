@@ -106,8 +106,9 @@ def test_unsafe_members_are_refused_and_nothing_is_left_behind(
 def test_a_corrupt_archive_is_a_usage_error(tmp_path: Path, content: bytes) -> None:
     archive = tmp_path / "model.tar.gz"
     archive.write_bytes(content)
-    with pytest.raises(UsageError, match=r"is not a readable \.tar\.gz"):
+    with pytest.raises(UsageError, match=r"is not a readable \.tar\.gz") as refused:
         stage_model(parse_model_source(str(archive)), no_download)
+    assert "\n" not in str(refused.value)  # one line
     assert not models_root().exists() or not any(models_root().iterdir())
 
 
