@@ -1,0 +1,229 @@
+"""`easy_sm local batch-transform` against the SageMaker Python SDK 2.x local-mode Transformer.
+
+    python bench/local_transform.py [--rows 100000] [--strategy MultiRecord|SingleRecord|both]
+                                    [--keep]
+
+What it does, on this machine:
+1. `easy_sm init` the example app (the iris classifier) in a temp folder, `easy_sm build` it
+   (one image, a unique tag) and `easy_sm local train --package-model` (its model.tar.gz).
+2. Writes one CSV of `--rows` iris rows (default 100,000).
+3. For each strategy, times end to end, as a user runs them, on the same image and model:
+   - easy_sm: `easy_sm -q local batch-transform --model model.tar.gz --content-type text/csv
+     --split-type Line --strategy S --assemble-with Line` (the container's own
+     /execution-parameters decide the requests in flight);
+   - SDK:     `Model(image_uri=IMAGE, model_data="file://…/model.tar.gz").transformer(
+     instance_type="local", strategy=S, assemble_with="Line").transform(…, split_type="Line")`
+     in its own venv (sagemaker>=2,<3, created under ~/.cache/easy_sm-bench on first run) with
+     docker-compose (installed with apt-get when missing and running as root). Its serving
+     port is bound to 127.0.0.1 (the SDK binds every interface); nothing else is changed.
+4. Checks that both wrote the same predictions, prints records/s of each and the ratio
+   (target: >= 3x), then removes the image (`--keep` keeps it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from _common import easy_sm_command, free_port
+
+APP_NAME = "bench-transform"
+SDK_VENV = (
+    Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    / "easy_sm-bench"
+    / "sagemaker2"
+)
+ROLE = "arn:aws:iam::111111111111:role/bench"
+
+# Runs inside the SDK's venv: one local-mode transform, as the SDK's docs show it.
+SDK_DRIVER = r"""
+import json, sys
+cfg = json.loads(sys.argv[1])
+import sagemaker.local.image as image
+
+_create_docker_host = image._SageMakerContainer._create_docker_host
+
+def loopback_only(self, *args, **kwargs):
+    host = _create_docker_host(self, *args, **kwargs)
+    if "ports" in host:
+        host["ports"] = ["127.0.0.1:%d:8080" % cfg["port"]]
+    return host
+
+image._SageMakerContainer._create_docker_host = loopback_only
+
+from sagemaker.local import LocalSession
+from sagemaker.model import Model
+
+session = LocalSession()
+# no telemetry calls to AWS (unreachable here, and nothing to do with the transform)
+session.sagemaker_config = {"SchemaVersion": "1.0",
+                            "SageMaker": {"PythonSDK": {"Modules": {"TelemetryOptOut": True}}}}
+session.config = {"local": {"local_code": True, "serving_port": cfg["port"],
+                            "container_root": cfg["root"]}}
+model = Model(image_uri=cfg["image"], model_data="file://" + cfg["model"], role=cfg["role"],
+              sagemaker_session=session)
+transformer = model.transformer(instance_count=1, instance_type="local",
+                                strategy=cfg["strategy"], assemble_with="Line",
+                                output_path="file://" + cfg["out"], accept="text/csv")
+# Local mode transforms inside transform(); wait=False skips the CloudWatch log read after it.
+transformer.transform("file://" + cfg["input"], content_type="text/csv", split_type="Line",
+                      wait=False)
+"""
+
+
+def run(argv: list[str], cwd: Path, env: dict[str, str] | None = None) -> str:
+    done = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, env=env)
+    if done.returncode != 0:
+        sys.exit(f"{' '.join(argv[:6])} ... failed ({done.returncode}):\n{done.stderr[-3000:]}")
+    return done.stdout.strip()
+
+
+def sdk_python() -> Path:
+    """The SDK venv's python (created on first use), with docker-compose available."""
+    python = SDK_VENV / "bin" / "python"
+    if not python.exists():
+        print(f"creating {SDK_VENV} with sagemaker>=2,<3 ...", file=sys.stderr)
+        subprocess.run([sys.executable, "-m", "venv", str(SDK_VENV)], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "-q", "sagemaker>=2,<3"], check=True)
+    has_plugin = subprocess.run(["docker", "compose", "version"], capture_output=True)
+    if has_plugin.returncode != 0 and shutil.which("docker-compose") is None:
+        if os.geteuid() != 0:
+            sys.exit("the SDK baseline needs docker-compose: sudo apt-get install docker-compose")
+        subprocess.run(["apt-get", "install", "-y", "docker-compose"], check=True)
+    return python
+
+
+def predictions(folder: Path) -> list[str]:
+    """Every non-blank line of the .out files (the SDK adds a blank line after each batch)."""
+    lines: list[str] = []
+    for path in sorted(folder.rglob("*.out")):
+        lines += [line for line in path.read_text().splitlines() if line.strip()]
+    return lines
+
+
+def timed(argv: list[str], cwd: Path, env: dict[str, str] | None = None) -> float:
+    started = time.perf_counter()
+    run(argv, cwd, env)
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument(
+        "--strategy", choices=["MultiRecord", "SingleRecord", "both"], default="both"
+    )
+    parser.add_argument("--keep", action="store_true", help="keep the image")
+    options = parser.parse_args()
+    strategies = (
+        ["MultiRecord", "SingleRecord"] if options.strategy == "both" else [options.strategy]
+    )
+    python = sdk_python()
+    easy_sm = easy_sm_command()
+
+    with tempfile.TemporaryDirectory(prefix="easy-sm-bench-") as folder:
+        work = Path(folder)
+        project = work / "project"
+        project.mkdir()
+        run(
+            [*easy_sm, "init", "--app-name", APP_NAME, "--python-version", "3.11", "--yes"], project
+        )
+        tag = f"bench-{uuid.uuid4().hex[:6]}"
+        image = run([*easy_sm, "--docker-tag", tag, "-q", "build"], project)
+        try:
+            archive = Path(
+                run(
+                    [*easy_sm, "--docker-tag", tag, "-q", "local", "train", "--package-model"],
+                    project,
+                )
+            )
+            source = work / "in"
+            source.mkdir()
+            rng = random.Random(0)
+            with open(source / "rows.csv", "w") as handle:
+                for _ in range(options.rows):
+                    handle.write(
+                        f"{rng.uniform(4, 8):.1f},{rng.uniform(2, 4.5):.1f},"
+                        f"{rng.uniform(1, 7):.1f},{rng.uniform(0.1, 2.5):.1f}\n"
+                    )
+            sdk_env = {
+                **os.environ,
+                "AWS_DEFAULT_REGION": "us-east-1",
+                "AWS_ACCESS_KEY_ID": "bench",
+                "AWS_SECRET_ACCESS_KEY": "bench",
+                "SAGEMAKER_SUPPRESS_V2_WARNING": "1",
+            }
+            print(f"{options.rows} rows, image {image}, model {archive.name}")
+            for strategy in strategies:
+                ours_out = work / f"out-easy-sm-{strategy}"
+                sdk_out = work / f"out-sdk-{strategy}"
+                sdk_root = work / f"sdk-root-{strategy}"
+                sdk_root.mkdir()
+                ours_seconds = timed(
+                    [
+                        *easy_sm,
+                        "--docker-tag",
+                        tag,
+                        "-q",
+                        "local",
+                        "batch-transform",
+                        "-i",
+                        str(source),
+                        "-o",
+                        str(ours_out),
+                        "--model",
+                        str(archive),
+                        "--content-type",
+                        "text/csv",
+                        "--split-type",
+                        "Line",
+                        "--strategy",
+                        strategy,
+                        "--assemble-with",
+                        "Line",
+                    ],
+                    project,
+                )
+                config = {
+                    "image": image,
+                    "model": str(archive),
+                    "role": ROLE,
+                    "strategy": strategy,
+                    "input": str(source),
+                    "out": str(sdk_out),
+                    "port": free_port(),
+                    "root": str(sdk_root),
+                }
+                sdk_seconds = timed(
+                    [str(python), "-c", SDK_DRIVER, json.dumps(config)], work, sdk_env
+                )
+                ours_lines, sdk_lines = predictions(ours_out), predictions(sdk_out)
+                same = ours_lines == sdk_lines and len(ours_lines) == options.rows
+                ours_rate = options.rows / ours_seconds
+                sdk_rate = options.rows / sdk_seconds
+                print(
+                    f"{strategy:>12}: easy_sm {ours_rate:9,.0f} records/s ({ours_seconds:6.2f} s)"
+                    f" | SDK 2.x local Transformer {sdk_rate:9,.0f} records/s "
+                    f"({sdk_seconds:6.2f} s) | {ours_rate / sdk_rate:5.1f}x (target >= 3x)"
+                    f" | same predictions: {'yes' if same else 'NO'}"
+                )
+        finally:
+            # docker-compose (the SDK) leaves its stopped containers of the image behind
+            left = run(["docker", "ps", "-aq", "--filter", f"ancestor={image}"], work).split()
+            if left:
+                subprocess.run(["docker", "rm", "-f", *left], capture_output=True)
+            if not options.keep:
+                subprocess.run(["docker", "rmi", "-f", image], capture_output=True)
+
+
+if __name__ == "__main__":
+    main()
