@@ -245,6 +245,7 @@ def stop(
     name = get_app_name(app_name)
     engine = connect()
     found = find_servers(engine, name, port)
+    remove_orphaned_models(engine)  # --model folders whose container is gone
     where = f" on port {port}" if port is not None else ""
     if not found:
         console.info(f"no local deployment of {name}{where} is running")
@@ -252,4 +253,3 @@ def stop(
     for url in stop_servers(engine, found):
         console.info(f"stopped {url}")
     release_models(found)  # the --model folders extracted for them
-    remove_orphaned_models(engine)

@@ -10,7 +10,11 @@ import os
 import random
 import re
 import shutil
+import signal
+import subprocess
+import sys
 import tarfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -197,6 +201,53 @@ def test_a_failing_record_fails_the_job_naming_the_file_and_line_and_removes_the
     assert (tmp_path / "out" / "a.csv.out").read_bytes() == b"setosa\n"
     assert [p.name for p in (tmp_path / "out" / "sub").iterdir()] == []
     assert_removed(docker_client, container_name(err))
+
+
+def test_ctrl_c_stops_the_transform_removes_its_container_and_keeps_no_partial_file(
+    trained_project: Path, docker_client: object, tmp_path: Path
+) -> None:
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "big.csv").write_text("\n".join(rows(20_000, 4)) + "\n", encoding="utf-8")
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "easy_sm",
+            "local",
+            "batch-transform",
+            "-i",
+            str(tmp_path / "in"),
+            "-o",
+            str(tmp_path / "out"),
+            "--split-type",
+            "Line",
+            "--strategy",
+            "SingleRecord",
+        ],
+        cwd=trained_project,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stderr is not None
+        seen = ""
+        while "transforming 1 files" not in seen:
+            line = proc.stderr.readline()
+            assert line, f"the transform never started:\n{seen}"
+            seen += line
+        time.sleep(1)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, seen + err
+    assert out == ""
+    assert "interrupted: the transform stopped and its container was removed" in err
+    assert_removed(docker_client, container_name(seen))
+    assert list((tmp_path / "out").iterdir()) == []  # no .out, no temp file
 
 
 # -- --model PATH|s3://… ----------------------------------------------------------------------

@@ -163,3 +163,27 @@ def test_release_removes_only_folders_under_the_models_root(tmp_path: Path) -> N
 
 def test_model_source_kinds() -> None:
     assert ModelSource("s3://b/k", s3_uri="s3://b/k").is_folder is False
+
+
+def test_stop_removes_only_old_model_folders_no_container_refers_to() -> None:
+    import time
+
+    from easy_sm.docker.packaged_model import remove_orphaned_models
+
+    root = models_root()
+    folders = {name: root / name for name in ("old-orphan", "young-orphan", "old-in-use")}
+    for folder in folders.values():
+        (folder / "model").mkdir(parents=True)
+    an_hour_ago = time.time() - 3600
+    for name in ("old-orphan", "old-in-use"):
+        os.utime(folders[name], (an_hour_ago, an_hour_ago))
+    in_use = SimpleNamespace(labels={LABEL_MODEL_DIR: str(folders["old-in-use"])})
+    asked: list[object] = []
+
+    def list_containers(**kwargs: object) -> list[object]:
+        asked.append(kwargs)
+        return [in_use]
+
+    remove_orphaned_models(SimpleNamespace(containers=SimpleNamespace(list=list_containers)))
+    assert sorted(p.name for p in root.iterdir()) == ["old-in-use", "young-orphan"]
+    assert asked == [{"all": True, "filters": {"label": [LABEL_MODEL_DIR]}}]
