@@ -107,6 +107,13 @@ ShardedOption = Annotated[
         "--input-sharded", help="Split the input objects across instances (ShardedByS3Key)."
     ),
 ]
+CodeOption = Annotated[
+    bool,
+    typer.Option(
+        "--code",
+        help="Run the project's current code instead of the image's copy (no build/push needed).",
+    ),
+]
 
 # -- shared by `local deploy` and `local batch-transform` --
 
