@@ -460,11 +460,10 @@ def transform_files(
 
 def _failed(item: InputFile, batch: Batch, answer: Answer) -> JobFailedError:
     where = item.relative
-    if batch.first:
-        lines = f"line {batch.first}" if batch.first == batch.last else "lines "
-        if batch.first != batch.last:
-            lines += f"{batch.first}-{batch.last}"
-        where += f" ({lines})"
+    if batch.first == batch.last != 0:
+        where += f" (line {batch.first})"
+    elif batch.first:
+        where += f" (lines {batch.first}-{batch.last})"
     who = f"the model server answered {answer.status}" if answer.status else "the model server"
     return JobFailedError(
         f"batch transform failed on {where}: {who}: {_first_line(answer.body)}",
@@ -505,8 +504,7 @@ def run_batch_transform(
 ) -> TransformReport:
     """Start the serving container on a free port, transform `files`, and remove the container
     (on success, failure and Ctrl-C)."""
-    from easy_sm.docker.containers import start_server, tail_logs
-    from easy_sm.docker.engine import docker_errors
+    from easy_sm.docker.containers import start_server
     from easy_sm.errors import InterruptedByUser
 
     url = start_server(engine, spec, free_port(), timeout=timeout)
@@ -518,8 +516,7 @@ def run_batch_transform(
             return transform_files(url, files, settings, on_progress=on_progress)
         except JobFailedError:
             if on_failure_log is not None:
-                with docker_errors("reading the container's log"):
-                    log = tail_logs(engine.containers.get(spec.name))
+                log = _container_log(engine, spec.name)
                 if log:
                     on_failure_log(log)
             raise
@@ -530,6 +527,19 @@ def run_batch_transform(
             ) from None
     finally:
         remove_container(engine, spec.name)
+
+
+def _container_log(engine: Any, name: str) -> str:
+    """The last lines of the container's log, or "" when it cannot be read (the job's own
+    error matters more)."""
+    import docker.errors
+
+    from easy_sm.docker.containers import tail_logs
+
+    try:
+        return tail_logs(engine.containers.get(name))
+    except docker.errors.DockerException:
+        return ""
 
 
 def remove_container(engine: Any, name: str) -> None:
