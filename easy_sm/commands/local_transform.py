@@ -12,7 +12,13 @@ import typer
 from easy_sm import console
 from easy_sm.commands.helpers import load_project, parse_key_values
 from easy_sm.commands.local import _announce, _local_app, local_app
-from easy_sm.commands.options import AppNameOption, EnvOption, LocalModelOption
+from easy_sm.commands.options import (
+    AppNameOption,
+    EnvOption,
+    GpusOption,
+    LocalModelOption,
+    NoBuildOption,
+)
 
 if TYPE_CHECKING:
     from easy_sm.commands.helpers import Project
@@ -106,6 +112,8 @@ def batch_transform(
         ),
     ] = AssembleWith.NONE,
     env: EnvOption = None,
+    gpus: GpusOption = None,
+    no_build: NoBuildOption = False,
     timeout: Annotated[
         float,
         typer.Option("--timeout", min=1, help="Seconds to wait for GET /ping to answer 200."),
@@ -118,6 +126,7 @@ def batch_transform(
 
     Example: easy_sm local batch-transform -i data/ -o out/ --split-type Line
     """
+    from easy_sm.docker.containers import parse_gpus
     from easy_sm.docker.engine import connect
     from easy_sm.docker.local_mode import serving_spec
     from easy_sm.docker.packaged_model import mount_model, parse_model_source
@@ -139,11 +148,13 @@ def batch_transform(
     )
     options.validate()
     user_env = parse_key_values(env, "--env", env_keys=True)
+    gpu_request = parse_gpus(gpus)
     source = parse_model_source(model) if model is not None else None
     files = plan_files(input_dir, output_dir)
-    local = _local_app(app_name)
+    local = _local_app(app_name, no_build=no_build)
     engine = connect()
     spec = transform_spec(serving_spec(local, user_env), options)
+    spec.gpus = gpu_request
     staged = stage_packaged_model(source, load_project(app_name)) if source else None
     try:
         if staged is not None:

@@ -250,6 +250,34 @@ def test_ctrl_c_stops_the_transform_removes_its_container_and_keeps_no_partial_f
     assert list((tmp_path / "out").iterdir()) == []  # no .out, no temp file
 
 
+def test_gpus_without_a_gpu_runtime_is_a_one_line_docker_error(
+    trained_project: Path, docker_client: object, tmp_path: Path
+) -> None:
+    from tests.integration.test_gpus import MESSAGE, gpu_ready
+
+    if gpu_ready(docker_client):
+        pytest.skip("this engine has a GPU runtime")
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "a.csv").write_text("5.1,3.5,1.4,0.2\n", encoding="utf-8")
+    code, out, err = run_cli(
+        [
+            "local",
+            "batch-transform",
+            "-i",
+            str(tmp_path / "in"),
+            "-o",
+            str(tmp_path / "out"),
+            "--gpus",
+            "all",
+        ],
+        trained_project,
+    )
+    assert code == 5, err
+    assert out == ""
+    assert err.strip().splitlines()[-1] == MESSAGE
+    assert transform_containers(docker_client) == []
+
+
 # -- --model PATH|s3://… ----------------------------------------------------------------------
 
 
