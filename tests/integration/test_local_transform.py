@@ -35,10 +35,14 @@ ROLE = "arn:aws:iam::123456789012:role/sagemaker-exec"
 def trained_project(
     example_project: Path, example_image: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Path:
-    """A copy of the example project after `easy_sm local train --package-model`."""
+    """A copy of the example project after `easy_sm local train --package-model`, under an app
+    name of its own (tr-app: same image, same sources), so that no other test's `local stop`
+    of ex-app stops this module's servers. Commands run with --no-build: the session built
+    the image, and the renamed config must not count as a source change."""
     project = tmp_path_factory.mktemp("transform") / "project"
     shutil.copytree(example_project, project)
-    code, _out, err = run_cli(["local", "train", "--package-model"], project)
+    (project / "ex-app.json").rename(project / "tr-app.json")
+    code, _out, err = run_cli(["local", "train", "--package-model", "--no-build"], project)
     assert code == 0, err
     return project
 
@@ -48,7 +52,7 @@ def reference(trained_project: Path) -> Iterator[str]:
     """The same model served by `local deploy`: the single requests to compare with."""
     port = free_port()
     code, out, err = run_cli(
-        ["local", "deploy", "-p", str(port), "--timeout", "120"], trained_project
+        ["local", "deploy", "--no-build", "-p", str(port), "--timeout", "120"], trained_project
     )
     assert code == 0, err
     try:
@@ -86,7 +90,7 @@ def input_tree(root: Path) -> dict[str, list[str]]:
 
 
 def container_name(stderr: str) -> str:
-    found = re.search(r"\((easy-sm-ex-app-transform-[0-9a-f]+)\)", stderr)
+    found = re.search(r"\((easy-sm-tr-app-transform-[0-9a-f]+)\)", stderr)
     assert found, stderr
     return found.group(1)
 
@@ -94,7 +98,7 @@ def container_name(stderr: str) -> str:
 def transform_containers(docker_client: object) -> list[object]:
     """This app's transform containers (listed without inspecting other tests' containers)."""
     api = docker_client.api  # type: ignore[attr-defined]
-    return list(api.containers(all=True, filters={"name": "easy-sm-ex-app-transform"}))
+    return list(api.containers(all=True, filters={"name": "easy-sm-tr-app-transform"}))
 
 
 def assert_removed(docker_client: object, name: str) -> None:
@@ -110,6 +114,7 @@ def test_multi_record_transform_matches_single_requests_record_by_record(
         [
             "local",
             "batch-transform",
+            "--no-build",
             "-i",
             str(tmp_path / "in"),
             "-o",
@@ -147,6 +152,7 @@ def test_single_record_transform_with_requests_in_parallel_matches_single_reques
         [
             "local",
             "batch-transform",
+            "--no-build",
             "-i",
             str(tmp_path / "in"),
             "-o",
@@ -181,6 +187,7 @@ def test_a_failing_record_fails_the_job_naming_the_file_and_line_and_removes_the
         [
             "local",
             "batch-transform",
+            "--no-build",
             "-i",
             str(tmp_path / "in"),
             "-o",
@@ -215,6 +222,7 @@ def test_ctrl_c_stops_the_transform_removes_its_container_and_keeps_no_partial_f
             "easy_sm",
             "local",
             "batch-transform",
+            "--no-build",
             "-i",
             str(tmp_path / "in"),
             "-o",
@@ -263,6 +271,7 @@ def test_gpus_without_a_gpu_runtime_is_a_one_line_docker_error(
         [
             "local",
             "batch-transform",
+            "--no-build",
             "-i",
             str(tmp_path / "in"),
             "-o",
@@ -315,7 +324,7 @@ def test_local_deploy_serves_the_model_get_model_artifacts_names_in_s3(
     port = free_port()
     try:
         code, url, err = run_cli(
-            ["local", "deploy", "-p", str(port), "--timeout", "120", "--model", uri],
+            ["local", "deploy", "--no-build", "-p", str(port), "--timeout", "120", "--model", uri],
             trained_project,
         )
         assert code == 0, err
@@ -347,6 +356,7 @@ def test_batch_transform_of_a_missing_s3_model_is_an_aws_error(
         [
             "local",
             "batch-transform",
+            "--no-build",
             "-i",
             str(tmp_path / "in"),
             "-o",
@@ -406,6 +416,7 @@ def test_an_unsafe_or_corrupt_model_archive_is_a_one_line_usage_error(
         [
             "local",
             "batch-transform",
+            "--no-build",
             "-i",
             str(tmp_path / "in"),
             "-o",
