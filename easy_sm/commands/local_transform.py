@@ -161,7 +161,6 @@ def batch_transform(
             mount_model(spec, staged)
         elif not any((local.test_dir / "model").iterdir()):
             console.warn(f"{local.test_dir / 'model'} is empty: run `easy_sm local train` first")
-        _announce(spec)
 
         def started(settings: TransformSettings) -> None:
             console.info(f"transforming {len(files)} files: {settings.describe()}")
@@ -172,6 +171,8 @@ def batch_transform(
             files,
             options,
             timeout=timeout,
+            on_server_start=lambda: _announce(spec),
+            on_log=console.info,
             on_start=started,
             on_progress=_progress,
             on_failure_log=lambda log: console.info(

@@ -498,16 +498,22 @@ def run_batch_transform(
     options: TransformOptions,
     *,
     timeout: float,
+    on_server_start: Callable[[], None] | None = None,
+    on_log: Callable[[str], None] | None = None,
     on_start: Callable[[TransformSettings], None] | None = None,
     on_progress: Callable[[TransformReport], None] | None = None,
     on_failure_log: Callable[[str], None] | None = None,
 ) -> TransformReport:
     """Start the serving container on a free port, transform `files`, and remove the container
-    (on success, failure and Ctrl-C)."""
+    (on success, failure and Ctrl-C). `on_server_start` is called once the container has
+    started, `on_start` once the settings are known, `on_log` with the log of a server that
+    never turned healthy, `on_failure_log` with the log's tail when a request failed."""
     from easy_sm.docker.containers import start_server
     from easy_sm.errors import InterruptedByUser
 
-    url = start_server(engine, spec, free_port(), timeout=timeout)
+    url = start_server(
+        engine, spec, free_port(), timeout=timeout, on_start=on_server_start, on_log=on_log
+    )
     try:
         settings = resolve_settings(options, fetch_execution_parameters(url))
         if on_start is not None:

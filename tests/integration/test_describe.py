@@ -37,6 +37,13 @@ def project(isolated: Path, moto: str, monkeypatch: pytest.MonkeyPatch) -> Path:
     (isolated / "easy_sm_base" / "processing" / "process_data.py").write_text("print(1)\n")
     monkeypatch.setenv("SAGEMAKER_ROLE", ROLE)
     monkeypatch.setenv("EASY_SM_POLL_SECONDS", "0.01")
+    # what the preflight checks: the image in ECR, the S3 inputs the tests name
+    from tests.integration.test_cloud import push_image
+
+    push_image(region=REGION)
+    aws("s3").create_bucket(Bucket="my-bkt")
+    for key in ("train/part-0.csv", "in/part-0.csv", "models/model.tar.gz"):
+        aws("s3").put_object(Bucket="my-bkt", Key=key, Body=b"1\n")
     return isolated
 
 
@@ -514,3 +521,21 @@ def test_failed_processing_job_prints_its_summary_and_log_tail_before_the_error(
     assert "  reason:      AlgorithmError: KeyError: 'label'\n" in err
     assert "last 2 log lines:\n  reading input\n  KeyError: 'label'\n" in err
     assert err.index("last 2 log lines") < err.index("error: processing job prep-")
+
+
+def test_describe_a_failed_job_shows_its_last_log_lines(runner: CliRunner, project: Path) -> None:
+    create_training_job("iris-failed", count=1)
+    job = sm_backend().training_jobs["iris-failed"]
+    shape_training_job(job, status="Failed", billable=30)
+    job.failure_reason = "AlgorithmError: out of memory"
+    put_logs(
+        "/aws/sagemaker/TrainingJobs",
+        "iris-failed/algo-1-1700000000",
+        ["loading data", "MemoryError"],
+    )
+    result = invoke(runner, "describe", "-j", "iris-failed")
+    assert result.exit_code == 0, result.stderr
+    assert "  reason:      AlgorithmError: out of memory\n" in result.stdout
+    assert result.stdout.endswith("last 2 log lines:\n  loading data\n  MemoryError\n")
+    summary = json.loads(invoke(runner, "describe", "-j", "iris-failed", "--json").stdout)
+    assert summary["logs_tail"] == ["loading data", "MemoryError"]
