@@ -69,6 +69,7 @@ def project(isolated: Path, runner: CliRunner) -> Path:
         ["local", "run", "--", "true"],
         ["push"],
         ["local", "ps"],
+        ["local", "batch-transform", "-i", "app/easy_sm_base", "-o", "out"],
         ["local", "logs"],
         ["local", "tune", "--range", "C=continuous:0.1:1", "--objective", "acc", "--max-jobs", "1"],
     ],
