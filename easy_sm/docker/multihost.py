@@ -17,6 +17,7 @@ stops the others. Containers and the network are removed on success, failure and
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import threading
 import uuid
@@ -34,7 +35,7 @@ from easy_sm.docker.containers import (
     container_config,
     invoking_user,
 )
-from easy_sm.docker.engine_api import EngineApi
+from easy_sm.docker.engine_api import EngineApi, unix_socket_path
 from easy_sm.docker.local_mode import (
     OPT_ML,
     LocalApp,
@@ -43,11 +44,12 @@ from easy_sm.docker.local_mode import (
     job_name,
     num_gpus,
     prepare_training,
+    read_text_head,
     resource_config,
     training_environment,
     write_training_config,
 )
-from easy_sm.errors import DockerError, InterruptedByUser, UsageError
+from easy_sm.errors import DockerError, InterruptedByUser, JobFailedError, UsageError
 
 MAX_HOSTS = 8
 LABEL_RUN = "easy_sm.run"
@@ -315,3 +317,53 @@ def collect_artifacts(job: MultiHostJob) -> list[str]:
                     destination.unlink()
                 shutil.copy2(path, destination, follow_symlinks=False)
     return clashes
+
+
+def train_on_hosts(
+    local: LocalApp,
+    values: dict[str, str],
+    user_env: dict[str, str],
+    count: int,
+    sharded: bool,
+    gpus: int,
+    *,
+    sink: Sink,
+) -> MultiHostJob:
+    """`local train -c N`: lay out the hosts, run them, merge their artifacts as SageMaker
+    merges them. Raises JobFailedError naming the failed host(s) with their failure files."""
+    socket_path = unix_socket_path()
+    if socket_path is None:
+        raise DockerError(
+            "multi-instance local training needs a local Docker engine (a unix socket)",
+            "unset DOCKER_HOST or point it at unix:///..., or train with -c 1",
+        )
+    api = EngineApi(socket_path)
+    api.ping()
+    job = prepare_multihost_training(local, values, user_env, count, sharded=sharded, gpus=gpus)
+    console.info(
+        f"running {local.image} train on {count} hosts "
+        f"({', '.join(h.name for h in job.hosts)}) on network {job.network}"
+    )
+    for host in job.hosts:
+        console.detail(shlex.join(host.spec.docker_argv()))
+    codes = run_hosts(api, job, sink)
+    failed = [name for name, code in codes.items() if code != 0]
+    if failed:
+        first = failed[0]
+        lines = [f"local training failed on {first} (container exit code {codes[first]})"]
+        for host in job.hosts:
+            reason = read_text_head(host.failure_file)
+            if reason:
+                lines += [f"{host.name} | {line}" for line in reason.splitlines()]
+        others = [name for name in failed if name != first]
+        if others:
+            lines.append(f"stopped with it: {', '.join(others)}")
+        raise JobFailedError(
+            "\n".join(lines),
+            f"each host's files are in {job.test_dir / 'hosts'}; fix the error, then run "
+            "`easy_sm local train` again",
+            exit_code=codes[first] if codes[first] > 0 else None,
+        )
+    for clash in collect_artifacts(job):
+        console.warn(f"{clash}: SageMaker's model.tar.gz would hold only one of them")
+    return job
