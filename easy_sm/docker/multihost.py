@@ -21,7 +21,7 @@ import shlex
 import shutil
 import threading
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -212,7 +212,12 @@ class _Prefixer:
             self.pending = b""
 
 
-def run_hosts(api: EngineApi, job: MultiHostJob, sink: Sink) -> dict[str, int]:
+def run_hosts(
+    api: EngineApi,
+    job: MultiHostJob,
+    sink: Sink,
+    on_start: Callable[[], None] | None = None,
+) -> dict[str, int]:
     """Run every host of `job` to completion on its own network; return each host's exit
     code. When a host fails, the others are stopped (as SageMaker ends a failed job).
     Containers and the network are removed whatever happens; Ctrl-C raises InterruptedByUser.
@@ -248,6 +253,8 @@ def run_hosts(api: EngineApi, job: MultiHostJob, sink: Sink) -> dict[str, int]:
             started[host.name] = api.create(host.spec.name, container_config(host.spec))
         for host in job.hosts:
             api.start(started[host.name])
+        if on_start:
+            on_start()
         for host in job.hosts:
             thread = threading.Thread(target=follow, args=(host, started[host.name]), daemon=True)
             thread.start()
@@ -340,30 +347,43 @@ def train_on_hosts(
     api = EngineApi(socket_path)
     api.ping()
     job = prepare_multihost_training(local, values, user_env, count, sharded=sharded, gpus=gpus)
-    console.info(
-        f"running {local.image} train on {count} hosts "
-        f"({', '.join(h.name for h in job.hosts)}) on network {job.network}"
-    )
     for host in job.hosts:
         console.detail(shlex.join(host.spec.docker_argv()))
-    codes = run_hosts(api, job, sink)
+
+    def announce() -> None:
+        console.info(
+            f"running {local.image} train on {count} hosts "
+            f"({', '.join(h.name for h in job.hosts)}) on network {job.network}"
+        )
+
+    codes = run_hosts(api, job, sink, on_start=announce)
     failed = [name for name, code in codes.items() if code != 0]
     if failed:
-        first = failed[0]
-        lines = [f"local training failed on {first} (container exit code {codes[first]})"]
-        for host in job.hosts:
-            reason = read_text_head(host.failure_file)
-            if reason:
-                lines += [f"{host.name} | {line}" for line in reason.splitlines()]
-        others = [name for name in failed if name != first]
-        if others:
-            lines.append(f"stopped with it: {', '.join(others)}")
-        raise JobFailedError(
-            "\n".join(lines),
-            f"each host's files are in {job.test_dir / 'hosts'}; fix the error, then run "
-            "`easy_sm local train` again",
-            exit_code=codes[first] if codes[first] > 0 else None,
-        )
+        raise _host_failed(job, codes, failed)
     for clash in collect_artifacts(job):
         console.warn(f"{clash}: SageMaker's model.tar.gz would hold only one of them")
     return job
+
+
+def _host_failed(job: MultiHostJob, codes: dict[str, int], failed: list[str]) -> JobFailedError:
+    """One line: the host that failed first, the first line of its failure file, where the
+    full text is (its output was shown live, prefixed by its name)."""
+    first = failed[0]
+    host = next(h for h in job.hosts if h.name == first)
+    message = f"local training failed on {first} (exit {codes[first]})"
+    others = [h.name for h in job.hosts if h.name in failed and h.name != first]
+    stopped = f" ({', '.join(others)} stopped with it)" if others else ""
+    lines = read_text_head(host.failure_file).splitlines()
+    rerun = "fix it, then run `easy_sm local train` again"
+    exit_code = codes[first] if codes[first] > 0 else None
+    if lines:
+        return JobFailedError(
+            f"{message}: {lines[0]}{stopped}",
+            f"full text in {host.failure_file}; {rerun}",
+            exit_code=exit_code,
+        )
+    return JobFailedError(
+        f"{message}{stopped}",
+        f"see its output above (prefixed {first}) and {host.folder}; {rerun}",
+        exit_code=exit_code,
+    )

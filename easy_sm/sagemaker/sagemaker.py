@@ -174,7 +174,7 @@ class SageMakerClient:
 
         validate_name(name, "-j/--job-name")
 
-        return describe.describe_job_by_name(self.sm, name, self.region)
+        return describe.describe_job_by_name(self.sm, self.logs, name, self.region)
 
     def describe_endpoint(self, name: str) -> dict[str, Any]:
         from easy_sm.sagemaker import describe

@@ -514,3 +514,21 @@ def test_failed_processing_job_prints_its_summary_and_log_tail_before_the_error(
     assert "  reason:      AlgorithmError: KeyError: 'label'\n" in err
     assert "last 2 log lines:\n  reading input\n  KeyError: 'label'\n" in err
     assert err.index("last 2 log lines") < err.index("error: processing job prep-")
+
+
+def test_describe_a_failed_job_shows_its_last_log_lines(runner: CliRunner, project: Path) -> None:
+    create_training_job("iris-failed", count=1)
+    job = sm_backend().training_jobs["iris-failed"]
+    shape_training_job(job, status="Failed", billable=30)
+    job.failure_reason = "AlgorithmError: out of memory"
+    put_logs(
+        "/aws/sagemaker/TrainingJobs",
+        "iris-failed/algo-1-1700000000",
+        ["loading data", "MemoryError"],
+    )
+    result = invoke(runner, "describe", "-j", "iris-failed")
+    assert result.exit_code == 0, result.stderr
+    assert "  reason:      AlgorithmError: out of memory\n" in result.stdout
+    assert result.stdout.endswith("last 2 log lines:\n  loading data\n  MemoryError\n")
+    summary = json.loads(invoke(runner, "describe", "-j", "iris-failed", "--json").stdout)
+    assert summary["logs_tail"] == ["loading data", "MemoryError"]
