@@ -272,3 +272,23 @@ GpusOption = Annotated[
         help="GPUs for the container: all, or a number (needs the NVIDIA container runtime).",
     ),
 ]
+
+# -- preflight (train, process, run, batch-transform, deploy*) --
+SkipChecksOption = Annotated[
+    bool,
+    typer.Option(
+        "--skip-checks",
+        help="Skip the preflight (instance type, S3 inputs, image in ECR) before creating.",
+    ),
+]
+
+# -- shared by `local deploy` and `local batch-transform` --
+
+LocalModelOption = Annotated[
+    str | None,
+    typer.Option(
+        "--model",
+        help="Serve this model instead of test_dir/model: a model.tar.gz, a folder, or "
+        "s3://…/model.tar.gz (downloaded with the app's AWS settings).",
+    ),
+]

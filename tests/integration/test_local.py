@@ -56,7 +56,8 @@ def app_containers(client: object, kind: str | None = None) -> list[object]:
     if kind:
         labels.append(f"easy_sm.kind={kind}")
     filters = {"label": labels, "ancestor": f"ex-app:pytest-{SESSION_ID}"}
-    return list(client.containers.list(all=True, filters=filters))  # type: ignore[attr-defined]
+    found = client.containers.list(all=True, filters=filters, ignore_removed=True)  # type: ignore[attr-defined]
+    return list(found)
 
 
 # --- train -------------------------------------------------------------------------------
