@@ -247,7 +247,7 @@ def app(environ, start_response):
 """
 CEILING_ARGS = [
     "-m", "gunicorn", "-k", "gthread", "--threads", "4", "--keep-alive", "75",
-    "-b", "0.0.0.0:8080", "--chdir", "/opt", "constant_app:app",
+    "--worker-tmp-dir", "/dev/shm", "-b", "0.0.0.0:8080", "--chdir", "/opt", "constant_app:app",
 ]  # fmt: skip
 
 
@@ -454,7 +454,7 @@ def build_baseline_image(workdir: Path, base_image: str, tag: str) -> str:
             RUN apt-get update \\
                 && apt-get install -y --no-install-recommends nginx \\
                 && rm -rf /var/lib/apt/lists/*
-            RUN pip install "flask>=3,<4" "pandas>=2,<3" "gevent>=24"
+            RUN pip install "flask>=3,<4" "pandas>=2,<3" "gevent>=24" packaging
             COPY flask_serve.py werkzeug_serve.py constant_app.py /opt/
             COPY aws /opt/aws
             ENTRYPOINT ["python"]
@@ -482,7 +482,11 @@ def start_container(image: str, model_dir: Path, port: int, name: str, *args: st
             image, *args,
         ]
     )  # fmt: skip
-    wait_for_ping(port)
+    try:
+        wait_for_ping(port)
+    except SystemExit:
+        subprocess.run(["docker", "logs", "--tail", "30", name], timeout=60, check=False)
+        raise
 
 
 # --------------------------------------------------------------------------------------------
