@@ -9,15 +9,22 @@ from __future__ import annotations
 import os
 import sys
 import traceback
+from collections.abc import Sequence
 from typing import Annotated, Any
 
 import typer
 from typer.core import TyperGroup
 
-from easy_sm import __version__, console
+try:  # typer >= 0.28 carries its own copy of click
+    from typer._click import exceptions as click_errors
+except ImportError:  # pragma: no cover - older typer on the real click
+    import click.exceptions as click_errors  # type: ignore[no-redef]
+
+from easy_sm import __version__, console, signals
 from easy_sm.commands import build, data, endpoints, initialize, jobs, local, push, update
+from easy_sm.commands import describe as describe_commands
 from easy_sm.commands.helpers import options
-from easy_sm.errors import EasySmError
+from easy_sm.errors import EasySmError, InterruptedByUser
 
 
 class _ErrorBoundaryGroup(TyperGroup):
@@ -30,11 +37,15 @@ class _ErrorBoundaryGroup(TyperGroup):
         except EasySmError as exc:
             if console.verbosity.debug:
                 traceback.print_exc()
+            if isinstance(exc, InterruptedByUser):
+                hint = exc.hint or _INTERRUPT_HINT
+                console.error(_interrupt_line(exc.message, hint, exc.__context__))
+                raise typer.Exit(signals.exit_code(exc.__context__)) from None
             console.error(str(exc))
             raise typer.Exit(exc.exit_code) from None
-        except KeyboardInterrupt:
-            console.error("interrupted")
-            raise typer.Exit(130) from None
+        except KeyboardInterrupt as exc:
+            console.error(_interrupt_line("interrupted", _INTERRUPT_HINT, exc))
+            raise typer.Exit(signals.exit_code(exc)) from None
         except (typer.Exit, typer.Abort):
             raise
         except Exception as exc:
@@ -47,6 +58,67 @@ class _ErrorBoundaryGroup(TyperGroup):
                 "and report it"
             )
             raise typer.Exit(1) from None
+
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        windows_expand_args: bool = True,
+        **extra: Any,
+    ) -> Any:
+        """Click's own errors (a bad option value, an unknown command or option, a missing
+        option) as ONE line `error: <what> — <fix>` and exit 2, like every other error."""
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, False, windows_expand_args, **extra)
+        try:
+            code = super().main(args, prog_name, complete_var, False, windows_expand_args, **extra)
+        except click_errors.NoArgsIsHelpError as exc:
+            exc.show()  # `easy_sm local` alone: the group's help
+            sys.exit(exc.exit_code)
+        except click_errors.UsageError as exc:
+            console.error(usage_error_line(exc))
+            sys.exit(exc.exit_code)
+        except click_errors.ClickException as exc:
+            console.error(f"{_one_line(exc.format_message())} — see `easy_sm --help`")
+            sys.exit(exc.exit_code)
+        except typer.Abort:
+            console.error(_interrupt_line("aborted", _INTERRUPT_HINT, None))
+            sys.exit(signals.exit_code())
+        if code == 130:  # a signal during argument parsing (typer's KeyboardInterrupt path)
+            code = signals.exit_code()
+        sys.exit(code if isinstance(code, int) else 0)
+
+
+_INTERRUPT_HINT = "run the command again to redo it"
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _interrupt_line(message: str, hint: str, cause: BaseException | None) -> str:
+    """`interrupted…` said as what happened: by Ctrl-C, or by SIGTERM/SIGHUP."""
+    name = signals.name(cause)
+    if name:
+        message = f"{message} ({name} received)"
+    return f"{message} — {hint}"
+
+
+def usage_error_line(exc: click_errors.UsageError) -> str:
+    """Click's usage error as `<what> — <fix>`; click's "Did you mean …" becomes the fix."""
+    text = _one_line(exc.format_message())
+    what, sep, suggestion = text.partition(" Did you mean")
+    if not sep:
+        what, sep, options = text.partition(" (Possible options: ")
+        suggestion = f" {options.rstrip(')').replace(', ', ' or ')}?"
+    what = what.rstrip(".")
+    what = what[:1].lower() + what[1:]
+    if sep:
+        return f"{what} — did you mean{suggestion}"
+    words = exc.ctx.command_path.split()[1:] if exc.ctx is not None else []
+    return f"{what} — see `{' '.join(['easy_sm', *words])} --help`"
 
 
 def _new_app() -> typer.Typer:
@@ -92,7 +164,7 @@ def main(
     from easy_sm.config.config import DOCKER_TAG_RE
     from easy_sm.errors import UsageError
 
-    if docker_tag is not None and not DOCKER_TAG_RE.match(docker_tag):
+    if docker_tag is not None and not DOCKER_TAG_RE.fullmatch(docker_tag):
         raise UsageError(
             f"--docker-tag {docker_tag!r} is not a valid Docker tag",
             "use letters, digits, '_', '.', '-' (at most 128)",
@@ -106,12 +178,14 @@ def main(
 COMMAND_MODULES = (initialize, update, build, push, data, jobs, endpoints, local)
 for _module in COMMAND_MODULES:
     _module.register(app)
+describe_commands.register(app)
 
 # Which module registers a top-level command; modules with several commands list them in
 # their COMMANDS and register just the one asked for.
 _MODULE_OF = {"init": initialize, "update-scripts": update, "build": build, "push": push}
 _MODULE_OF["local"] = local
 _CLOUD_MODULE_OF = {name: module for module in (data, jobs, endpoints) for name in module.COMMANDS}
+_CLOUD_MODULE_OF["describe"] = describe_commands
 
 
 def app_for(args: list[str]) -> typer.Typer:
@@ -149,6 +223,7 @@ def cli() -> None:
     args = sys.argv[1:]
     if "--debug" in args:
         console.verbosity.debug = True
+    signals.install()
     app_for(args)(args, prog_name="easy_sm")
 
 

@@ -16,6 +16,7 @@ Exit codes (also in README.md):
  6    job failed: a SageMaker job or a local container finished unsuccessfully
       (local commands exit with the container's own code instead, when it has one)
 130   interrupted (Ctrl-C)
+143   terminated by SIGTERM (129: by SIGHUP); what this run started has been stopped
 ====  =====================================================================
 """
 
@@ -72,3 +73,12 @@ class InterruptedByUser(EasySmError):
     """The user pressed Ctrl-C; whatever was running has been stopped."""
 
     exit_code = 130
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP arrived. A KeyboardInterrupt, so every cleanup path written for
+    Ctrl-C runs for them too; the entry point then exits with 128 + the signal number."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum

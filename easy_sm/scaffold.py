@@ -42,6 +42,17 @@ def timestamp() -> str:
     return time.strftime("%Y%m%d%H%M%S")
 
 
+def backup_path(path: Path, stamp: str) -> Path:
+    """`<name>.bak-<stamp>`, or `…-2`, `…-3` when a backup was already made that second: a
+    backup never replaces an earlier one."""
+    candidate = path.with_name(f"{path.name}.bak-{stamp}")
+    number = 2
+    while candidate.exists() or candidate.is_symlink():
+        candidate = path.with_name(f"{path.name}.bak-{stamp}-{number}")
+        number += 1
+    return candidate
+
+
 @contextmanager
 def template_root() -> Iterator[Path]:
     """The packaged template folder, as a real path for the duration of the block."""
@@ -130,7 +141,7 @@ def create_project(project_dir: Path, answers: InitAnswers, *, force: bool = Fal
         os.chmod(stage, 0o755)
         stamp = timestamp()
         if base.exists():
-            backup = base.with_name(f"{BASE_DIR_NAME}.bak-{stamp}")
+            backup = backup_path(base, stamp)
             base.rename(backup)
             result.backups.append(backup)
         stage.rename(base)
@@ -151,7 +162,7 @@ def create_project(project_dir: Path, answers: InitAnswers, *, force: bool = Fal
 
     manager = ConfigManager(config_path)
     if config_path.exists():
-        backup = config_path.with_name(f"{config_path.name}.bak-{stamp}")
+        backup = backup_path(config_path, stamp)
         shutil.copy2(config_path, backup)
         result.backups.append(backup)
     manager.save(config)
@@ -199,7 +210,7 @@ def update_scripts(base_dir: Path) -> list[ScriptUpdate]:
             target.parent.mkdir(parents=True, exist_ok=True)
             backup = None
             if target.exists():
-                backup = target.with_name(f"{target.name}.bak-{stamp}")
+                backup = backup_path(target, stamp)
                 shutil.copy2(target, backup)
             fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
             os.close(fd)

@@ -48,3 +48,34 @@ def print_json(data: Any) -> None:
 
 def when(value: object) -> str:
     return value.isoformat(timespec="seconds") if isinstance(value, datetime) else str(value)
+
+
+def pack_code(project: Project) -> Any:
+    """`--code`: the project's code folder as a reproducible archive (a CodeArchive)."""
+    from easy_sm.docker.code_archive import pack_code as pack
+
+    return pack(project.project_dir, project.module_dir)
+
+
+STALE_IMAGE_WARNING = "the pushed image does not contain your latest code — push, or use --code"
+
+
+def warn_if_pushed_image_is_stale(project: Project, sagemaker: SageMakerClient) -> None:
+    """Warn (once) when the image SageMaker will pull is older than the local sources: the
+    sources changed since the local image was built, or the local image is not the one in
+    ECR. Best effort: this check never fails the command."""
+    from easy_sm.docker.pushed_image import local_repo_digests, sources_changed_since_build
+    from easy_sm.errors import EasySmError
+
+    try:
+        if sources_changed_since_build(project):
+            console.warn(STALE_IMAGE_WARNING)
+            return
+        local = local_repo_digests(project.image)
+        if local is None:
+            return  # no local image to compare with
+        pushed = sagemaker.pushed_digest()
+        if pushed and not any(digest.endswith("@" + pushed) for digest in local):
+            console.warn(STALE_IMAGE_WARNING)
+    except (EasySmError, OSError, ValueError, KeyError):
+        return

@@ -72,9 +72,25 @@ def list_endpoints(
     app_name: AppNameOption = None,
     as_json: JsonOption = False,
     iam_role_arn: UnusedRoleOption = None,
+    cost: Annotated[
+        bool, typer.Option("--cost", help="Cost per InService endpoint, and which were idle.")
+    ] = False,
+    idle_hours: Annotated[
+        int, typer.Option("--idle-hours", min=1, max=1440, help="With --cost: idle window.")
+    ] = 24,
 ) -> None:
-    """List endpoints, newest first: `name  status  created` per line (or --json)."""
-    found = sagemaker_client(app_name).list_endpoints()
+    """List endpoints, newest first: `name  status  created` per line (or --json).
+
+    With --cost: `name  $/h  ≈ $/month  idle|N invocations` per InService endpoint.
+    Example: easy_sm list-endpoints --cost --idle-hours 48
+    """
+    sagemaker = sagemaker_client(app_name)
+    found = sagemaker.list_endpoints()
+    if cost:
+        from easy_sm.commands.describe import print_endpoint_costs
+
+        print_endpoint_costs(sagemaker, found, idle_hours, as_json)
+        return
     if as_json:
         print_json(found)
         return

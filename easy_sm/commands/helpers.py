@@ -18,9 +18,17 @@ from easy_sm.config.config import (
 )
 from easy_sm.errors import ConfigError, UsageError
 
-APP_NAME_RE = re.compile(r"^[a-zA-Z0-9_-]+$")
-IAM_ROLE_ARN_RE = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
-ENV_KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# Starts with a letter or digit (so `-a -rel` is not taken for a name); at most 63 characters,
+# so every name derived from it (the config file, the image, containers, SageMaker job and
+# endpoint names) stays within its own limit.
+APP_NAME_MAX = 63
+APP_NAME_RE = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_-]{0,62}")
+IAM_ROLE_ARN_RE = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}")
+ENV_KEY_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# A registry as Docker names one: host[:port] with an optional namespace path.
+REGISTRY_RE = re.compile(
+    r"[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?(?::\d{1,5})?(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*"
+)
 
 
 @dataclass
@@ -34,11 +42,17 @@ options = GlobalOptions()
 
 
 def validate_app_name(name: str) -> str:
-    """Reject anything but letters, digits, '-' and '_' (no paths, no `~`, not empty)."""
-    if not name or not APP_NAME_RE.match(name):
+    """Reject anything but letters, digits, '-' and '_' (no paths, no `~`, not empty, no
+    leading '-', at most APP_NAME_MAX characters)."""
+    if len(name) > APP_NAME_MAX:
+        raise UsageError(
+            f"app name {name[:20]!r}… is {len(name)} characters long",
+            f"use at most {APP_NAME_MAX} (names of jobs, images and files derive from it)",
+        )
+    if not name or not APP_NAME_RE.fullmatch(name):
         raise UsageError(
             f"invalid app name {name!r}",
-            "use only letters, digits, '-' and '_' (e.g. my-app)",
+            "use only letters, digits, '-' and '_', starting with a letter or digit (e.g. my-app)",
         )
     return name
 
@@ -51,13 +65,25 @@ def auto_detect_app_name(directory: Path | None = None) -> str:
     """
     directory = directory or Path.cwd()
     candidates = []
+    unreadable: list[str] = []
     for path in sorted(directory.glob("*.json")):
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        except OSError as exc:
+            unreadable.append(f"{path.name} ({exc.strerror})")
             continue
-        if looks_like_config(data) and APP_NAME_RE.match(path.stem):
+        except UnicodeDecodeError:
+            unreadable.append(f"{path.name} (not UTF-8 text)")
+            continue
+        except json.JSONDecodeError:
+            continue
+        if looks_like_config(data) and APP_NAME_RE.fullmatch(path.stem):
             candidates.append(path)
+    if not candidates and unreadable:
+        raise ConfigError(
+            f"no readable easy_sm config in {directory}: cannot read {', '.join(unreadable)}",
+            "fix the file's permissions or encoding (e.g. `chmod u+r FILE`), or pass -a/--app-name",
+        )
     if not candidates:
         raise ConfigError(
             f"no easy_sm config (*.json) found in {directory}",
@@ -88,7 +114,7 @@ def get_iam_role(iam_role_arn: str | None) -> str:
             "no IAM role given",
             "pass -r/--iam-role-arn arn:aws:iam::<account>:role/<name> or set SAGEMAKER_ROLE",
         )
-    if not IAM_ROLE_ARN_RE.match(role):
+    if not IAM_ROLE_ARN_RE.fullmatch(role):
         raise UsageError(
             f"{source}: {role!r} is not an IAM role ARN",
             "expected arn:aws:iam::<12-digit account>:role/<name>",
@@ -108,7 +134,7 @@ def parse_key_values(
         key, sep, value = item.partition("=")
         if not sep or not key:
             raise UsageError(f"{option} {item!r}: expected KEY=VALUE", f"e.g. {option} KEY=value")
-        if env_keys and not ENV_KEY_RE.match(key):
+        if env_keys and not ENV_KEY_RE.fullmatch(key):
             raise UsageError(
                 f"{option} {item!r}: {key!r} is not a valid variable name",
                 "use letters, digits and '_', not starting with a digit",
@@ -171,3 +197,16 @@ def load_project(app_name: str | None) -> Project:
     name = get_app_name(app_name)
     manager = ConfigManager(Path.cwd() / f"{name}.json")
     return Project(app_name=name, config=manager.load(), project_dir=manager.project_dir)
+
+
+def parse_registry(value: str | None, source: str = "--registry") -> str:
+    """`value` as a registry `host[:port][/namespace]` (a scheme and a trailing '/' are
+    dropped), "" when not given; a UsageError when it cannot be one."""
+    host = (value or "").strip().rstrip("/").removeprefix("https://").removeprefix("http://")
+    if host and not REGISTRY_RE.fullmatch(host):
+        raise UsageError(
+            f"{source} {value!r} is not a registry address",
+            "write host[:port], e.g. 123456789012.dkr.ecr.eu-west-1.amazonaws.com or "
+            "localhost:5000",
+        )
+    return host

@@ -9,11 +9,18 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from easy_sm import console
-from easy_sm.commands.cloud_common import print_json, sagemaker_client, when
+from easy_sm.commands.cloud_common import (
+    pack_code,
+    print_json,
+    sagemaker_client,
+    warn_if_pushed_image_is_stale,
+    when,
+)
 from easy_sm.commands.helpers import load_project, parse_key_values
 from easy_sm.commands.options import (
     AppNameOption,
     BaseJobNameOption,
+    CodeOption,
     Ec2TypeOption,
     EnvOption,
     HyperparametersFileOption,
@@ -75,6 +82,16 @@ def train(
         typer.Option("--checkpoint-s3-uri", help="S3 prefix synced with /opt/ml/checkpoints."),
     ] = None,
     tag: TagOption = None,
+    code: CodeOption = False,
+    keep_alive: Annotated[
+        int | None,
+        typer.Option(
+            "--keep-alive",
+            min=1,
+            max=3600,
+            help="Keep the instances warm this many seconds after the job (warm pool).",
+        ),
+    ] = None,
 ) -> None:
     """Train on SageMaker; wait (streaming logs) and print the model's S3 path."""
     from easy_sm import hyperparameters as hps
@@ -95,9 +112,20 @@ def train(
         "spot": spot,
         "max_wait_seconds": max_wait,
         "checkpoint_s3": checkpoint_s3_uri,
+        "keep_alive_seconds": keep_alive,
     }
-    sagemaker = sagemaker_client(app_name, iam_role_arn, needs_role=True)
-    console.result(sagemaker.train(wait=not no_wait, stream_logs=logs, **spec))
+    project = load_project(app_name)
+    packed = pack_code(project) if code else None
+    sagemaker = sagemaker_client(app_name, iam_role_arn, needs_role=True, project=project)
+    console.result(
+        sagemaker.train(
+            wait=not no_wait,
+            stream_logs=logs,
+            code=packed,
+            check_image=lambda: warn_if_pushed_image_is_stale(project, sagemaker),
+            **spec,
+        )
+    )
 
 
 def batch_transform(
@@ -173,11 +201,16 @@ def _processing(
     volume_size: int,
     max_run: int,
     tag: list[str] | None,
+    code: bool = False,
 ) -> None:
     environment = parse_key_values(env, "--env", env_keys=True)
     tags = parse_key_values(tag, "--tag")
+    project = project or load_project(app_name)
     sagemaker = sagemaker_client(app_name, iam_role_arn, needs_role=True, project=project)
+    checked_project = project
     name = sagemaker.process(
+        code=pack_code(project) if code else None,
+        check_image=lambda: warn_if_pushed_image_is_stale(checked_project, sagemaker),
         wait=not no_wait,
         stream_logs=logs,
         arguments=arguments,
@@ -213,6 +246,7 @@ def process(
     volume_size: VolumeOption = 30,
     max_run: MaxRunOption = 24 * 3600,
     tag: TagOption = None,
+    code: CodeOption = False,
 ) -> None:
     """Run a script of easy_sm_base/processing/ as a processing job; print the job name."""
     from easy_sm.sagemaker.processing import process_arguments
@@ -236,6 +270,7 @@ def process(
         volume_size=volume_size,
         max_run=max_run,
         tag=tag,
+        code=code,
     )
 
 
@@ -260,6 +295,7 @@ def run(
     volume_size: VolumeOption = 30,
     max_run: MaxRunOption = 24 * 3600,
     tag: TagOption = None,
+    code: CodeOption = False,
 ) -> None:
     """Run any command in the app's image as a processing job: easy_sm run -e TYPE -- CMD..."""
     _processing(
@@ -278,6 +314,7 @@ def run(
         volume_size=volume_size,
         max_run=max_run,
         tag=tag,
+        code=code,
     )
 
 

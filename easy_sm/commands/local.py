@@ -13,6 +13,7 @@ from easy_sm import console
 from easy_sm.commands.helpers import load_project, parse_key_values
 from easy_sm.commands.options import (
     AppNameOption,
+    CodeOption,
     EnvOption,
     HyperparametersFileOption,
     HyperparametersOption,
@@ -82,11 +83,12 @@ def train(
             help="Also write test_dir/output/model.tar.gz, as SageMaker packages the model.",
         ),
     ] = False,
+    with_code: CodeOption = False,
 ) -> None:
     """Train locally: `IMAGE train` with test_dir mounted at /opt/ml; prints the model folder
     (or model.tar.gz with --package-model)."""
     from easy_sm import hyperparameters as hps
-    from easy_sm.docker.containers import run_foreground
+    from easy_sm.docker.containers import check_can_run, run_foreground
     from easy_sm.docker.local_mode import (
         package_model as make_tarball,
     )
@@ -98,10 +100,23 @@ def train(
     user_env = parse_key_values(env, "--env", env_keys=True)
     values = hps.parse(hyperparameters, hyperparameters_file)
     local = _local_app(app_name)
-    spec, failure_file = training_spec(local, values, user_env)
-    _announce(spec)
-    sink = _container_output()
-    code = run_foreground(spec, stdout=sink, stderr=sink)
+    check_can_run(local.image)  # before training_spec empties test_dir/model and output/data
+    from easy_sm.docker import code_archive
+
+    code_archive.remove_local_channel(local.require_test_dir())
+    if with_code:
+        # the `code` channel, laid out as SageMaker lays out `train --code`'s
+        project = load_project(app_name)
+        packed = code_archive.pack_code(project.project_dir, project.module_dir)
+        code_archive.write_local_channel(packed, local.test_dir)
+        console.info(f"code channel: {packed.files} files of your code ({packed.file_name})")
+    try:
+        spec, failure_file = training_spec(local, values, user_env)
+        _announce(spec)
+        sink = _container_output()
+        code = run_foreground(spec, stdout=sink, stderr=sink)
+    finally:
+        code_archive.remove_local_channel(local.test_dir)
     if code != 0:
         reason = read_text_head(failure_file)
         message = f"local training failed (container exit code {code})"

@@ -107,3 +107,10 @@ ShardedOption = Annotated[
         "--input-sharded", help="Split the input objects across instances (ShardedByS3Key)."
     ),
 ]
+CodeOption = Annotated[
+    bool,
+    typer.Option(
+        "--code",
+        help="Run the project's current code instead of the image's copy (no build/push needed).",
+    ),
+]

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from easy_sm import console
-from easy_sm.commands.helpers import IAM_ROLE_ARN_RE, load_project
+from easy_sm.commands.helpers import IAM_ROLE_ARN_RE, load_project, parse_registry
 from easy_sm.commands.options import AppNameOption
 from easy_sm.errors import UsageError
 
@@ -56,13 +56,14 @@ def push(
             "--iam-role-arn and --aws-profile cannot be used together",
             "pass one: the role is assumed from your default credentials",
         )
-    if iam_role_arn and not IAM_ROLE_ARN_RE.match(iam_role_arn):
+    if iam_role_arn and not IAM_ROLE_ARN_RE.fullmatch(iam_role_arn):
         raise UsageError(
             f"--iam-role-arn {iam_role_arn!r} is not an IAM role ARN",
             "expected arn:aws:iam::<12-digit account>:role/<name>",
         )
     if external_id and not iam_role_arn:
         raise UsageError("--external-id needs --iam-role-arn", "pass the role to assume")
+    host = parse_registry(registry, "--registry/EASY_SM_REGISTRY")
     project = load_project(app_name)
     config = project.config
     engine = connect()
@@ -77,7 +78,6 @@ def push(
         )
     ensure_repository(session, config.image_name)
     login = registry_login(session)
-    host = (registry or "").strip().rstrip("/").removeprefix("https://").removeprefix("http://")
     host = host or login.registry
     console.info(f"pushing {project.image} to {host}/{config.image_name}:{project.docker_tag}")
     remote = push_image(

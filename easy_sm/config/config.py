@@ -16,13 +16,13 @@ from typing import Any
 
 from easy_sm.errors import ConfigError
 
-PYTHON_VERSION_RE = re.compile(r"^3\.\d{1,2}$")
+PYTHON_VERSION_RE = re.compile(r"3\.\d{1,2}")
 # Docker's grammar for a repository path (lower case components, separators . _ __ -)
 IMAGE_NAME_RE = re.compile(
-    r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$"
+    r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*"
 )
-DOCKER_TAG_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
-AWS_REGION_RE = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
+DOCKER_TAG_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
+AWS_REGION_RE = re.compile(r"[a-z]{2}(-[a-z]+)+-\d")
 
 BASE_DIR_NAME = "easy_sm_base"
 
@@ -89,29 +89,39 @@ def validate(data: object, source: str, project_dir: Path) -> Config:
                 f'write it in quotes, e.g. "{name}": "{value}"',
             )
     config = Config(**data)
+    lowered = config.image_name.lower()
+    if lowered != config.image_name and IMAGE_NAME_RE.fullmatch(lowered):
+        # the original tool wrote image_name as typed; Docker only takes lower case
+        from easy_sm import console
+
+        console.warn(
+            f"{source} -> image_name: {config.image_name!r} used as {lowered!r} "
+            "(Docker image names are lower case); write it so in the file to silence this"
+        )
+        config.image_name = lowered
 
     def bad(name: str, what: str, hint: str) -> ConfigError:
         return ConfigError(f"{source} -> {name}: {what}", hint)
 
-    if not IMAGE_NAME_RE.match(config.image_name):
+    if not IMAGE_NAME_RE.fullmatch(config.image_name):
         raise bad(
             "image_name",
             f"{config.image_name!r} is not a valid Docker image name",
             "use lower-case letters, digits, '-', '_' or '.'",
         )
-    if not PYTHON_VERSION_RE.match(config.python_version):
+    if not PYTHON_VERSION_RE.fullmatch(config.python_version):
         raise bad(
             "python_version",
             f'expected "3.x", got {config.python_version!r}',
             'write e.g. "3.11"',
         )
-    if not DOCKER_TAG_RE.match(config.docker_tag):
+    if not DOCKER_TAG_RE.fullmatch(config.docker_tag):
         raise bad(
             "docker_tag",
             f"{config.docker_tag!r} is not a valid Docker tag",
             "use letters, digits, '_', '.', '-' (at most 128)",
         )
-    if config.aws_region and not AWS_REGION_RE.match(config.aws_region):
+    if config.aws_region and not AWS_REGION_RE.fullmatch(config.aws_region):
         raise bad(
             "aws_region", f"{config.aws_region!r} is not an AWS region", 'write e.g. "eu-west-1"'
         )
@@ -150,6 +160,11 @@ class ConfigManager:
         except OSError as exc:
             raise ConfigError(
                 f"cannot read {self.path}: {exc.strerror}", "check its permissions"
+            ) from None
+        except UnicodeDecodeError as exc:
+            raise ConfigError(
+                f"{self.path.name} is not UTF-8 text (byte {exc.start})",
+                "save it as UTF-8, or recreate it with `easy_sm init --force`",
             ) from None
         try:
             data = json.loads(text)

@@ -167,7 +167,7 @@ class _BuildLog:
         if self.sink:
             self.sink(text)
         for line in _ANSI_RE.sub("", text).splitlines():
-            if _STEP_RE.match(line):
+            if _STEP_RE.search(line):  # anchored by its ^
                 self.step = line
                 self.step_output = []
             elif line.strip():

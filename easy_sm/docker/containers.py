@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from easy_sm import console
 from easy_sm.docker.engine import docker_errors, require_image
 from easy_sm.errors import DockerError, InterruptedByUser, JobFailedError, UsageError
 
@@ -144,13 +145,18 @@ def run_foreground(spec: RunSpec, *, stdout: Sink, stderr: Sink) -> int:
         return _run_foreground_sdk(connect(), spec, stdout=stdout, stderr=stderr)
     api = EngineApi(socket_path)
     api.ping()
-    container_id = api.create(spec.name, container_config(spec))
+    try:
+        container_id = api.create(spec.name, container_config(spec))
+    except KeyboardInterrupt:
+        api.remove(spec.name)  # by name: the engine may have made it before we heard back
+        raise InterruptedByUser(f"interrupted: removed container {spec.name}") from None
     try:
         api.start(container_id)
         for stream, chunk in api.follow_logs(container_id):
             (stderr if stream == 2 else stdout)(chunk)
         return api.wait(container_id)
     except KeyboardInterrupt:
+        _say_stopping(spec.name)
         try:
             api.stop(container_id, STOP_GRACE_SECONDS)
         finally:
@@ -158,6 +164,27 @@ def run_foreground(spec: RunSpec, *, stdout: Sink, stderr: Sink) -> int:
         raise InterruptedByUser(f"interrupted: stopped and removed container {spec.name}") from None
     finally:
         api.remove(container_id)
+
+
+def _say_stopping(name: str) -> None:
+    """Said at once: the engine may take up to STOP_GRACE_SECONDS to stop the container."""
+    console.info(f"stopping container {name} (SIGTERM, SIGKILL after {STOP_GRACE_SECONDS} s)…")
+
+
+def check_can_run(image: str) -> None:
+    """Fail before touching anything when a run cannot start: the engine answers and holds
+    `image` (used before a local run empties the user's model and output folders)."""
+    from easy_sm.docker.engine_api import EngineApi, unix_socket_path
+
+    socket_path = unix_socket_path()
+    if socket_path is None:
+        from easy_sm.docker.engine import connect
+
+        require_image(connect(), image)
+        return
+    api = EngineApi(socket_path)
+    api.ping()
+    api.require_image(image)
 
 
 def _run_foreground_sdk(engine: Any, spec: RunSpec, *, stdout: Sink, stderr: Sink) -> int:
@@ -177,6 +204,7 @@ def _run_foreground_sdk(engine: Any, spec: RunSpec, *, stdout: Sink, stderr: Sin
             status = container.wait()
         return int(status.get("StatusCode", 1))
     except KeyboardInterrupt:
+        _say_stopping(container.name)
         with docker_errors("stopping the container"):
             try:
                 container.stop(timeout=STOP_GRACE_SECONDS)
@@ -256,6 +284,8 @@ def start_server(
             raise DockerError(f"starting {spec.image} failed: {text}") from None
         _wait_for_ping(container, url, timeout, on_wait)
     except BaseException as exc:
+        if isinstance(exc, KeyboardInterrupt):
+            console.info(f"removing the serving container {spec.name}…")
         logs = tail_logs(container)
         with docker_errors("removing the container"):
             _remove(container)

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from easy_sm.docker.engine_api import answer_timeout, not_answering
 from easy_sm.errors import DockerError
 
 # One engine per process: each command talks to Docker through the client `connect` returns.
@@ -36,9 +37,10 @@ def connect() -> Any:
             "the Docker SDK for Python is not installed", "reinstall easy_sm: pip install easy_sm"
         ) from None
     try:
-        # timeout=None: builds and long runs stream for as long as they take. Creating the
-        # client asks the engine for its API version: that is the reachability check.
-        client = docker.from_env(timeout=None)
+        # Every call gets a bounded wait for the engine's answer (builds and pushes pass a
+        # longer, silence-based one). Creating the client asks the engine for its API version:
+        # that is the reachability check.
+        client = docker.from_env(timeout=answer_timeout())
     except docker.errors.DockerException as exc:
         raise _unreachable(exc) from None
     except (requests.exceptions.RequestException, OSError) as exc:
@@ -46,9 +48,26 @@ def connect() -> Any:
     return client
 
 
+def _timed_out(exc: BaseException) -> bool:
+    """Did the engine (not something it reported on, like a registry) fail to answer?"""
+    import docker.errors
+    import requests.exceptions
+    import urllib3.exceptions
+
+    if isinstance(
+        exc, TimeoutError | requests.exceptions.Timeout | urllib3.exceptions.TimeoutError
+    ):
+        return True
+    if isinstance(exc, docker.errors.APIError):
+        return False  # the engine answered (its message may mention someone else's timeout)
+    return "read timed out" in str(exc).lower()
+
+
 def _unreachable(exc: BaseException) -> DockerError:
     text = str(exc)
     host = _host()
+    if _timed_out(exc):
+        return not_answering(host, answer_timeout())
     if isinstance(exc, PermissionError) or "Permission denied" in text or "Errno 13" in text:
         return DockerError(
             f"permission denied on the Docker socket ({host})",
@@ -69,6 +88,10 @@ def translate(exc: BaseException, action: str) -> DockerError:
     import docker.errors
     import requests.exceptions
 
+    if _timed_out(exc):
+        error = not_answering(_host())
+        error.message = f"{action}: {error.message}"
+        return error
     if isinstance(exc, requests.exceptions.ConnectionError):
         return DockerError(f"{action}: lost the connection to the Docker engine", _START_HINT)
     if isinstance(exc, docker.errors.APIError):
@@ -84,10 +107,16 @@ def docker_errors(action: str) -> Iterator[None]:
     """Translate the Docker SDK's exceptions raised inside the block into DockerError."""
     import docker.errors
     import requests.exceptions
+    import urllib3.exceptions
 
     try:
         yield
-    except (docker.errors.DockerException, requests.exceptions.ConnectionError) as exc:
+    except (
+        docker.errors.DockerException,
+        requests.exceptions.RequestException,
+        urllib3.exceptions.HTTPError,
+        TimeoutError,
+    ) as exc:
         raise translate(exc, action) from exc
 
 

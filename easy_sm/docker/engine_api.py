@@ -21,6 +21,31 @@ from easy_sm.errors import DockerError
 
 DEFAULT_SOCKET = "/var/run/docker.sock"
 START_HINT = "start Docker (Docker Desktop, `sudo systemctl start docker`, or `dockerd`)"
+# Seconds the engine gets to answer one call (EASY_SM_DOCKER_TIMEOUT overrides): an engine that
+# accepts the connection and never answers must not make a command wait forever.
+DEFAULT_ANSWER_TIMEOUT = 60.0
+# Seconds of silence tolerated in a build's or a push's stream (a long, quiet build step).
+STREAM_SILENCE_TIMEOUT = 1800.0
+
+
+def answer_timeout() -> float:
+    """How long to wait for the engine's answer to one call, in seconds."""
+    raw = os.environ.get("EASY_SM_DOCKER_TIMEOUT", "").strip()
+    try:
+        value = float(raw) if raw else DEFAULT_ANSWER_TIMEOUT
+    except ValueError:
+        value = DEFAULT_ANSWER_TIMEOUT
+    return value if value > 0 else DEFAULT_ANSWER_TIMEOUT
+
+
+def not_answering(where: str, seconds: float | None = None) -> DockerError:
+    """The error for an engine that took the connection but did not answer in time."""
+    within = f" within {seconds:g} s" if seconds else ""
+    return DockerError(
+        f"the Docker engine is not answering ({where}, no reply{within})",
+        "restart Docker (Docker Desktop, `sudo systemctl restart docker`); if it is only "
+        "slow, raise EASY_SM_DOCKER_TIMEOUT (seconds)",
+    )
 
 
 def unix_socket_path() -> str | None:
@@ -96,6 +121,10 @@ class _Response:
         self._done = self._remaining == 0 or not data
         return data
 
+    def unbound(self) -> None:
+        """Wait for the rest of the body for as long as it takes."""
+        self._sock.settimeout(None)
+
     def close(self) -> None:
         self._file.close()
         self._sock.close()
@@ -108,17 +137,22 @@ class EngineApi:
         self.socket_path = socket_path
 
     def _request(
-        self, method: str, path: str, body: Any = None, *, timeout: float | None = 60
+        self, method: str, path: str, body: Any = None, *, timeout: float | None = -1
     ) -> tuple[int, bytes]:
+        timeout = answer_timeout() if timeout == -1 else timeout
         response = self._open(method, path, body, timeout=timeout)
         try:
             return response.status, response.read()
+        except TimeoutError:
+            raise not_answering(f"unix://{self.socket_path}", timeout) from None
         finally:
             response.close()
 
     def _open(
-        self, method: str, path: str, body: Any = None, *, timeout: float | None = 60
+        self, method: str, path: str, body: Any = None, *, timeout: float | None = -1
     ) -> _Response:
+        """Send the request and read the answer's head; `timeout` -1: `answer_timeout()`."""
+        timeout = answer_timeout() if timeout == -1 else timeout
         payload = json.dumps(body).encode() if body is not None else b""
         head = f"{method} {path} HTTP/1.1\r\nHost: docker\r\nConnection: close\r\n"
         if body is not None:
@@ -137,6 +171,9 @@ class EngineApi:
                 "add your user to the docker group (`sudo usermod -aG docker $USER`, then log "
                 "in again) or use rootless Docker",
             ) from None
+        except TimeoutError:
+            sock.close()
+            raise not_answering(f"unix://{self.socket_path}", timeout) from None
         except (FileNotFoundError, ConnectionRefusedError):
             sock.close()
             raise DockerError(
@@ -155,7 +192,7 @@ class EngineApi:
             return body.decode("utf-8", "replace").strip()
 
     def ping(self) -> None:
-        status, body = self._request("GET", "/_ping", timeout=20)
+        status, body = self._request("GET", "/_ping")
         if status != 200:
             raise DockerError(f"the Docker engine answered {status}: {self._message(body)}")
 
@@ -183,8 +220,8 @@ class EngineApi:
         response = self._open(
             "GET",
             f"/containers/{container_id}/logs?follow=1&stdout=1&stderr=1",
-            timeout=None,
         )
+        response.unbound()  # the engine answered; a quiet container may stay quiet for long
         try:
             if response.status != 200:
                 raise DockerError(f"reading the container's logs failed: {response.status}")
@@ -206,9 +243,34 @@ class EngineApi:
         return int(json.loads(body).get("StatusCode", 1))
 
     def stop(self, container_id: str, grace: int) -> None:
-        self._request("POST", f"/containers/{container_id}/stop?t={grace}", timeout=grace + 30)
+        self._request(
+            "POST", f"/containers/{container_id}/stop?t={grace}", timeout=grace + answer_timeout()
+        )
+
+    def require_image(self, image: str) -> None:
+        """A DockerError telling the user to build `image` when the engine does not have it."""
+        status, body = self._request("GET", f"/images/{urllib.parse.quote(image, safe='/:')}/json")
+        if status == 404:
+            raise DockerError(
+                f"image {image} not found in the local Docker engine",
+                "build it first with `easy_sm build` (and the same --docker-tag)",
+            )
+        if status != 200:
+            raise DockerError(f"inspecting image {image} failed: {self._message(body)}")
 
     def remove(self, container_id: str) -> None:
         status, body = self._request("DELETE", f"/containers/{container_id}?force=1&v=1")
         if status not in (204, 404, 409):
             raise DockerError(f"removing the container failed: {self._message(body)}")
+
+    def inspect_image(self, ref: str) -> dict[str, Any] | None:
+        """`docker image inspect REF` as a dict, or None when there is no such image."""
+        status, body = self._request(
+            "GET", f"/images/{urllib.parse.quote(ref, safe='')}/json", timeout=20
+        )
+        if status == 404:
+            return None
+        if status != 200:
+            raise DockerError(f"inspecting {ref} failed ({status}): {self._message(body)}")
+        answer: dict[str, Any] = json.loads(body)
+        return answer

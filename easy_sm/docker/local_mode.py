@@ -120,10 +120,18 @@ def _empty_folder(folder: Path) -> None:
     for entry in folder.iterdir():
         if entry.name == ".gitkeep":
             continue
-        if entry.is_dir() and not entry.is_symlink():
-            shutil.rmtree(entry)
-        else:
-            entry.unlink()
+        try:
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
+        except PermissionError as exc:
+            blocked = exc.filename or entry
+            raise ConfigError(
+                f"cannot delete {blocked} left by an earlier run: permission denied",
+                f"give the files back to yourself (`sudo chown -R $(id -u):$(id -g) {folder}`) "
+                "or delete them",
+            ) from None
 
 
 def prepare_training(

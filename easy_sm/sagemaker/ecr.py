@@ -61,3 +61,21 @@ def registry_login(session: boto3.Session) -> RegistryLogin:
     endpoint = data[0].get("proxyEndpoint", "")
     host = endpoint.removeprefix("https://").removeprefix("http://").rstrip("/")
     return RegistryLogin(registry=host, username=username, password=password)
+
+
+def pushed_digest(session: boto3.Session, name: str, tag: str) -> str | None:
+    """The digest (`sha256:...`) of `name:tag` in the account's ECR, or None when it is not
+    there, the registry is not ECR (EASY_SM_REGISTRY), or ECR cannot be asked."""
+    import os
+
+    import botocore.exceptions
+
+    if os.environ.get("EASY_SM_REGISTRY", "").strip():
+        return None
+    ecr: ECRClient = client(session, "ecr")
+    try:
+        found = ecr.describe_images(repositoryName=name, imageIds=[{"imageTag": tag}])
+    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError):
+        return None
+    details = found.get("imageDetails", [])
+    return str(details[0]["imageDigest"]) if details and details[0].get("imageDigest") else None

@@ -244,6 +244,31 @@ def invoke_endpoint(
         return answer["Body"].read()
 
 
+def check_deploy_options(*, endpoint_name: str, model_data: str) -> None:
+    """Validate a deployment's arguments before the first AWS call."""
+    validate_name(endpoint_name, "-n/--endpoint-name")
+    s3_uri(model_data, "-m/--s3-model-location")
+
+
+def check_transform_options(
+    *,
+    model_data: str,
+    input_s3: str,
+    output_s3: str,
+    instance_count: int,
+    job_name: str | None,
+    **_: Any,
+) -> None:
+    """Validate a transform job's arguments before anything is created for it (the model)."""
+    if instance_count < 1:
+        raise UsageError("--num-instances must be at least 1", "pass 1 or more")
+    if job_name:
+        validate_name(job_name, "-n/--job-name")
+    s3_uri(model_data, "-m/--s3-model-location")
+    s3_uri(input_s3, "-i/--s3-input-location")
+    s3_uri(output_s3, "-o/--s3-output-location")
+
+
 def start_transform_job(
     sm: SageMakerClient,
     *,

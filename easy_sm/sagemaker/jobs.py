@@ -109,10 +109,11 @@ def wait_for_job(
     sink: Callable[[str], None] = console.info,
     timeout: float | None = None,
     stop_hint: str | None = None,
+    on_end: Callable[[dict[str, Any]], None] | None = None,
 ) -> dict[str, Any]:
     """Poll the job to Completed / Failed / Stopped, printing each status change to stderr and,
-    when `logs` is given, its CloudWatch log lines through `sink`. Raises JobFailedError unless
-    it completed."""
+    when `logs` is given, its CloudWatch log lines through `sink`. `on_end` sees the final
+    description (cost line, failure summary). Raises JobFailedError unless it completed."""
     tailer = LogTailer(logs, kind.name, name, sink) if logs is not None else None
     described = wait_until(
         lambda: describe_job(sm, kind, name),
@@ -122,6 +123,9 @@ def wait_for_job(
         timeout=timeout,
         on_poll=(lambda _d: tailer.poll()) if tailer is not None else None,
         interrupted_hint=stop_hint,
+        look_hint=f"check your network, then look at it: easy_sm logs -j {name}",
     )
+    if on_end is not None:
+        on_end(described)
     raise_if_unsuccessful(kind, name, described)
     return described

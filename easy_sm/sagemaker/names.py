@@ -16,14 +16,14 @@ from datetime import UTC, datetime
 from easy_sm.errors import UsageError
 
 MAX_NAME = 63
-NAME_RE = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
-BASE_RE = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9])*$")  # a base, shortened to fit if needed
-BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+NAME_RE = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}")
+BASE_RE = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9])*")  # a base, shortened to fit if needed
+BUCKET_RE = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 
 
 def validate_name(name: str, option: str) -> str:
     """`name` if SageMaker accepts it as a resource name, else a UsageError naming `option`."""
-    if not NAME_RE.match(name):
+    if not NAME_RE.fullmatch(name):
         raise UsageError(
             f"{option} {name!r} is not a valid SageMaker name",
             "use letters, digits and '-', start and end with a letter or digit, "
@@ -52,7 +52,7 @@ def unique_name(base: str, option: str = "-n/--base-job-name") -> str:
     """`{base}-{YYYYMMDD-HHMMSS}-{4 hex}`: a job name no re-run collides with (≤ 63 chars).
 
     The base is validated (not silently rewritten) and shortened if needed."""
-    if not BASE_RE.match(base):
+    if not BASE_RE.fullmatch(base):
         raise UsageError(
             f"{option} {base!r} is not a valid SageMaker name",
             "use letters, digits and '-', start and end with a letter or digit",
@@ -92,7 +92,7 @@ def parse_s3_uri(uri: str, option: str) -> S3Uri:
     if not uri.startswith("s3://"):
         raise UsageError(f"{option} {uri!r} is not an S3 URI", "write it as s3://bucket/prefix")
     bucket, _, key = uri[len("s3://") :].partition("/")
-    if not BUCKET_RE.match(bucket) or ".." in bucket:
+    if not BUCKET_RE.fullmatch(bucket) or ".." in bucket:
         raise UsageError(
             f"{option} {uri!r}: {bucket!r} is not a valid bucket name",
             "write it as s3://bucket/prefix (bucket: 3-63 lower-case letters, digits, '.', '-')",

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
 INPUT_DIR = "/opt/ml/processing/input"
 OUTPUT_DIR = "/opt/ml/processing/output"
+CODE_DIR = "/opt/ml/processing/code"  # --code: the code archive, input `code`
 MAX_ENV_VALUE = 256
 MAX_ENV_ENTRIES = 100
 
@@ -36,6 +37,7 @@ class ProcessingSpec:
     volume_size_gb: int = 30
     max_run_seconds: int = 24 * 3600
     tags: dict[str, str] = field(default_factory=dict)
+    code_s3: str | None = None
 
 
 def process_arguments(file: str, processing_dir: Path | None) -> list[str]:
@@ -107,6 +109,19 @@ def processing_job_request(spec: ProcessingSpec, job_name: str) -> dict[str, Any
                 },
             }
         ]
+    if spec.code_s3:
+        request.setdefault("ProcessingInputs", []).append(
+            {
+                "InputName": "code",
+                "S3Input": {
+                    "S3Uri": spec.code_s3,
+                    "LocalPath": CODE_DIR,
+                    "S3DataType": "S3Prefix",
+                    "S3InputMode": "File",
+                    "S3DataDistributionType": "FullyReplicated",
+                },
+            }
+        )
     if spec.output_s3:
         request["ProcessingOutputConfig"] = {
             "Outputs": [

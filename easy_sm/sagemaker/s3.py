@@ -220,7 +220,7 @@ def upload_folder(
         use_threads=True,
     )
     manager = create_transfer_manager(s3, config)
-    futures = []
+    futures: list[tuple[LocalFile, Any]] = []
     try:
         with aws_errors("s3:PutObject"):
             try:
@@ -241,12 +241,15 @@ def upload_folder(
                     report.uploaded.append(item.key)
                     report.bytes_uploaded += item.size
             except BaseException:
-                manager.shutdown(cancel=True)
+                _cancel(manager, [future for _, future in futures])
                 raise
             manager.shutdown()
     except KeyboardInterrupt:
         from easy_sm.errors import InterruptedByUser
 
+        done = set(report.uploaded)
+        left = {item.key for item in todo if item.key not in done}
+        abort_multipart_uploads(s3, target.bucket, target.key, left)
         raise InterruptedByUser(
             f"upload interrupted after {len(report.uploaded)} of {len(todo)} files",
             "run the same command again: files already uploaded are skipped",
@@ -257,3 +260,34 @@ def upload_folder(
         f"uploaded {len(report.uploaded)} files ({report.bytes_uploaded / MB:.1f} MiB) to {target}"
     )
     return report
+
+
+def _cancel(manager: Any, futures: list[Any]) -> None:
+    """Stop a transfer manager at once: queued transfers never start, in-flight ones end
+    (s3transfer aborts their multipart uploads), then the worker threads are joined.
+
+    Not `manager.shutdown(cancel=True)`: s3transfer (0.17 and later) passes the message where
+    the exception class belongs, which raises "'str' object is not callable" instead of
+    cancelling and leaves every queued upload to run."""
+    for future in futures:
+        future.cancel()
+    manager.shutdown()
+
+
+def abort_multipart_uploads(s3: S3Client, bucket: str, prefix: str, keys: set[str]) -> list[str]:
+    """Abort the multipart uploads still open on `keys` (best effort: an interrupted run must
+    not leave parts that S3 bills for); return the keys aborted."""
+    aborted: list[str] = []
+    if not keys:
+        return aborted
+    try:
+        listed = s3.list_multipart_uploads(Bucket=bucket, Prefix=prefix)
+        for upload in listed.get("Uploads", []):
+            if upload.get("Key") in keys:
+                s3.abort_multipart_upload(
+                    Bucket=bucket, Key=upload["Key"], UploadId=upload["UploadId"]
+                )
+                aborted.append(upload["Key"])
+    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError):
+        pass  # nothing more can be done now; S3 lifecycle rules clean up stale parts
+    return aborted

@@ -25,6 +25,8 @@ if TYPE_CHECKING:
     from mypy_boto3_sagemaker import SageMakerClient as SageMakerApi
     from mypy_boto3_sagemaker_runtime import SageMakerRuntimeClient
 
+    from easy_sm.docker.code_archive import CodeArchive
+
 
 @dataclass
 class SageMakerClient:
@@ -71,6 +73,18 @@ class SageMakerClient:
         return self._client("sagemaker-runtime")  # type: ignore[no-any-return]
 
     @property
+    def autoscaling(self) -> Any:
+        return self._client("application-autoscaling")
+
+    @property
+    def cloudwatch(self) -> Any:
+        return self._client("cloudwatch")
+
+    @property
+    def region(self) -> str:
+        return str(self.session.region_name or "")
+
+    @property
     def image_uri(self) -> str:
         """The app image's URI in the registry SageMaker pulls from."""
         return image_uri(self.session, self.image_name, self.docker_tag)
@@ -100,23 +114,84 @@ class SageMakerClient:
         *,
         wait: bool = True,
         stream_logs: bool = True,
+        code: CodeArchive | None = None,
+        check_image: Callable[[], None] | None = None,
         **spec: Any,
     ) -> str:
-        """Start a training job (and wait for it); return its model artifact S3 path."""
+        """Start a training job (and wait for it); return its model artifact S3 path. With
+        `code` (--code), the archive goes to the output bucket and into the `code` channel;
+        without, `check_image` runs once the request is valid (the stale-image warning)."""
         training_spec = training.TrainingSpec(image_uri=self.image_uri, role_arn=self.role, **spec)
+        if code is not None:
+            training_spec.code_s3 = self._code_uri(code, training_spec.output_s3, "-o")
+        training.training_job_request(training_spec, "validation-only")  # before anything else
+        if code is not None:
+            self._upload_code(code, training_spec.code_s3 or "")
+        elif check_image is not None:
+            check_image()
         name = training.start_training_job(self.sm, training_spec)
         console.info(f"started training job {name}")
         if wait:
-            jobs.wait_for_job(
-                self.sm,
-                self.logs if stream_logs else None,
+            self._wait(
                 jobs.TRAINING,
                 name,
+                stream_logs,
                 stop_hint=f"stop it with: easy_sm stop-training-job -j {name}",
             )
             return training.model_artifacts(self.sm, name)
         console.info(f"not waiting; follow it with: easy_sm logs -j {name} --follow")
         return training.artifacts_path(training_spec.output_s3, name)
+
+    def _wait(
+        self, kind: jobs.JobKind, name: str, stream_logs: bool, *, stop_hint: str
+    ) -> dict[str, Any]:
+        """Wait for a job; then one cost line on stderr, or, when it did not complete, its
+        summary and last log lines before the error."""
+        return jobs.wait_for_job(
+            self.sm,
+            self.logs if stream_logs else None,
+            kind,
+            name,
+            stop_hint=stop_hint,
+            on_end=lambda described: self._report_end(kind, described),
+        )
+
+    def _report_end(self, kind: jobs.JobKind, described: dict[str, Any]) -> None:
+        from easy_sm.sagemaker import describe, pricing
+
+        if described.get(kind.status_key) == "Completed":
+            console.info(pricing.cost_line(pricing.job_cost(kind.name, described, self.region)))
+            return
+        for line in describe.failure_report(self.sm, self.logs, kind, described, self.region):
+            console.info(line)
+
+    # describe ------------------------------------------------------------------------------
+    def describe_job(self, name: str) -> dict[str, Any]:
+        """The summary of the training, processing, transform or tuning job `name`."""
+        from easy_sm.sagemaker import describe
+
+        return describe.describe_job_by_name(self.sm, name, self.region)
+
+    def describe_endpoint(self, name: str) -> dict[str, Any]:
+        from easy_sm.sagemaker import describe
+
+        return describe.endpoint_summary(self.sm, self.autoscaling, self.logs, name, self.region)
+
+    def pushed_digest(self) -> str | None:
+        """The digest of the app's image in ECR (None when unknown)."""
+        from easy_sm.sagemaker.ecr import pushed_digest
+
+        return pushed_digest(self.session, self.image_name, self.docker_tag)
+
+    def _code_uri(self, code: CodeArchive, bucket_of: str, option: str) -> str:
+        from easy_sm.sagemaker.code import code_uri
+
+        return code_uri(bucket_of, option, self.image_name, code.sha256)
+
+    def _upload_code(self, code: CodeArchive, uri: str) -> None:
+        from easy_sm.sagemaker.code import upload_code
+
+        upload_code(self.s3, code, uri)
 
     def list_training_jobs(self, max_results: int) -> list[dict[str, Any]]:
         return training.list_training_jobs(self.sm, max_results)
@@ -129,19 +204,40 @@ class SageMakerClient:
         return job_name
 
     # processing ----------------------------------------------------------------------------
-    def process(self, *, wait: bool = True, stream_logs: bool = True, **spec: Any) -> str:
-        """Start a processing job (and wait for it); return its name."""
+    def process(
+        self,
+        *,
+        wait: bool = True,
+        stream_logs: bool = True,
+        code: CodeArchive | None = None,
+        check_image: Callable[[], None] | None = None,
+        **spec: Any,
+    ) -> str:
+        """Start a processing job (and wait for it); return its name. With `code` (--code), the
+        archive goes to the output (else input) bucket and into the `code` input."""
         processing_spec = processing.ProcessingSpec(
             image_uri=self.image_uri, role_arn=self.role, **spec
         )
+        if code is not None:
+            where = processing_spec.output_s3 or processing_spec.input_s3
+            if not where:
+                raise UsageError(
+                    "--code needs a bucket to upload the code to",
+                    "give -o s3://bucket/prefix (or -i): the code goes to that bucket",
+                )
+            processing_spec.code_s3 = self._code_uri(code, where, "-o/-i")
+        processing.processing_job_request(processing_spec, "validation-only")
+        if code is not None:
+            self._upload_code(code, processing_spec.code_s3 or "")
+        elif check_image is not None:
+            check_image()
         name = processing.start_processing_job(self.sm, processing_spec)
         console.info(f"started processing job {name}")
         if wait:
-            jobs.wait_for_job(
-                self.sm,
-                self.logs if stream_logs else None,
+            self._wait(
                 jobs.PROCESSING,
                 name,
+                stream_logs,
                 stop_hint=f"stop it with: aws sagemaker stop-processing-job "
                 f"--processing-job-name {name}",
             )
@@ -158,6 +254,7 @@ class SageMakerClient:
         *,
         timeout: float = endpoints.DEFAULT_ENDPOINT_TIMEOUT,
     ) -> str:
+        endpoints.check_deploy_options(endpoint_name=endpoint_name, model_data=model_data)
         return endpoints.deploy_endpoint(
             self.sm,
             endpoint_name=endpoint_name,
@@ -171,6 +268,11 @@ class SageMakerClient:
 
     def list_endpoints(self) -> list[dict[str, Any]]:
         return endpoints.list_endpoints(self.sm)
+
+    def endpoint_costs(self, found: list[dict[str, Any]], idle_hours: int) -> list[dict[str, Any]]:
+        from easy_sm.sagemaker import pricing
+
+        return pricing.endpoint_costs(self.sm, self.cloudwatch, found, self.region, idle_hours)
 
     def delete_endpoint(self, name: str, *, delete_config: bool = False) -> str:
         config = endpoints.delete_endpoint(self.sm, name, delete_config=delete_config)
@@ -194,6 +296,8 @@ class SageMakerClient:
         **options: Any,
     ) -> str:
         """Start a batch transform job (and wait for it, with --wait); return its name."""
+        # every argument, before the first AWS call (the model would be made for nothing)
+        endpoints.check_transform_options(model_data=model_data, **options)
         model = endpoints.ensure_model(
             self.sm, self.name_prefix, self.image_uri, model_data, self.role
         )
@@ -202,11 +306,10 @@ class SageMakerClient:
         )
         console.info(f"started batch transform job {name}")
         if wait:
-            jobs.wait_for_job(
-                self.sm,
-                self.logs if stream_logs else None,
+            self._wait(
                 jobs.TRANSFORM,
                 name,
+                stream_logs,
                 stop_hint=f"stop it with: aws sagemaker stop-transform-job "
                 f"--transform-job-name {name}",
             )

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
+
 CLIENT_CONFIG = botocore.config.Config(
     retries={"max_attempts": 10, "mode": "adaptive"},
     user_agent_extra="easy_sm",
@@ -49,8 +50,61 @@ def make_session(profile: str | None = None, region: str | None = None) -> boto3
 
 
 def client(session: boto3.Session, service: str) -> Any:
-    """A client sharing easy_sm's botocore config (adaptive retries, a larger pool)."""
-    return session.client(service, config=CLIENT_CONFIG)  # type: ignore[call-overload]
+    """A client sharing easy_sm's botocore config (adaptive retries, a larger pool), which
+    says once on stderr when AWS cannot be reached and it is retrying."""
+    import os
+
+    config = CLIENT_CONFIG
+    attempts = os.environ.get("AWS_MAX_ATTEMPTS", "").strip()
+    if attempts.isdigit() and int(attempts) > 0:  # the AWS SDKs' own variable wins
+        retries = {"max_attempts": int(attempts), "mode": "adaptive"}
+        config = config.merge(botocore.config.Config(retries=retries))  # type: ignore[arg-type]
+    made = session.client(service, config=config)  # type: ignore[call-overload]
+    made.meta.events.register_first("needs-retry", _say_retrying)
+    return made
+
+
+_CONNECTION_ERRORS = (
+    botocore.exceptions.ConnectionError,
+    botocore.exceptions.EndpointConnectionError,
+    botocore.exceptions.ConnectionClosedError,
+    botocore.exceptions.HTTPClientError,
+)
+_said_retrying = False
+
+
+def _say_retrying(caught_exception: Exception | None = None, **kwargs: Any) -> None:
+    """After the first failed attempt to reach AWS, one line; botocore then retries."""
+    global _said_retrying
+    if _said_retrying or not isinstance(caught_exception, _CONNECTION_ERRORS):
+        return
+    _said_retrying = True
+    from easy_sm import console
+
+    endpoint = getattr(kwargs.get("endpoint"), "host", "") or "AWS"
+    console.warn(f"cannot reach {endpoint} ({_one_line(str(caught_exception))}); retrying…")
+
+
+def is_connection_error(exc: BaseException) -> bool:
+    """True when `exc` (or the botocore error an AwsError was made from) is a lost or
+    refused connection, not an answer from AWS."""
+    cause = exc.__cause__ if isinstance(exc, AwsError) else exc
+    return isinstance(cause, _CONNECTION_ERRORS)
+
+
+def _one_line(text: str) -> str:
+    """AWS's text on one line; an HTML error page (a proxy's, a wrong endpoint's) summarised
+    by its title instead of dumped."""
+    import re
+
+    if re.search(r"<\s*(html|!doctype|body|head)\b", text, re.IGNORECASE):
+        title = re.search(r"<title[^>]*>(.*?)</title>", text, re.IGNORECASE | re.DOTALL)
+        heading = re.search(r"<h1[^>]*>(.*?)</h1>", text, re.IGNORECASE | re.DOTALL)
+        found = title or heading
+        summary = re.sub(r"<[^>]+>", " ", found.group(1)) if found else ""
+        summary = " ".join(summary.split())[:120]
+        return f"an HTML page instead of an AWS answer{f' ({summary})' if summary else ''}"
+    return " ".join(text.split())
 
 
 def account_id(session: boto3.Session) -> str:
@@ -119,7 +173,13 @@ def translate_client_error(exc: Exception, action: str) -> AwsError:
     if isinstance(exc, botocore.exceptions.ClientError):
         error = exc.response.get("Error", {})
         code = str(error.get("Code", "Unknown"))
-        message = str(error.get("Message", "")).strip() or code
+        message = _one_line(str(error.get("Message", ""))) or code
+        if message.startswith("an HTML page"):
+            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", "?")
+            return AwsError(
+                f"{action} failed (HTTP {status}): the endpoint answered {message}",
+                "check AWS_ENDPOINT_URL, your proxy settings and the region",
+            )
         hint = _HINTS.get(code)
         if code == "ValidationException":
             lowered = message.lower()
@@ -130,9 +190,14 @@ def translate_client_error(exc: Exception, action: str) -> AwsError:
         if code in ("AccessDenied", "AccessDeniedException"):
             return AwsError(f"access denied for {action}: {message}", hint)
         return AwsError(f"{action} failed ({code}): {message}", hint or "see the AWS message")
+    if isinstance(exc, _CONNECTION_ERRORS):
+        return AwsError(
+            f"{action}: lost the connection to AWS ({_one_line(str(exc))})",
+            "check your network, region and AWS_ENDPOINT_URL, then run the command again",
+        )
     if isinstance(exc, botocore.exceptions.BotoCoreError):
-        return AwsError(f"{action}: {exc}", "check your AWS configuration")
-    return AwsError(f"{action}: {exc}")
+        return AwsError(f"{action}: {_one_line(str(exc))}", "check your AWS configuration")
+    return AwsError(f"{action}: {_one_line(str(exc))}")
 
 
 @contextmanager

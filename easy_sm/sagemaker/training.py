@@ -17,6 +17,8 @@ if TYPE_CHECKING:
 DEFAULT_CHANNEL = "training"
 CHECKPOINT_DIR = "/opt/ml/checkpoints"
 MAX_ENV_VALUE = 512
+CODE_CHANNEL = "code"
+MAX_KEEP_ALIVE = 3600
 
 
 @dataclass
@@ -39,6 +41,8 @@ class TrainingSpec:
     spot: bool = False
     max_wait_seconds: int | None = None
     checkpoint_s3: str | None = None
+    code_s3: str | None = None  # --code: the code archive, as the `code` channel
+    keep_alive_seconds: int | None = None  # --keep-alive: warm pool
 
 
 def parse_channels(items: list[str] | None) -> dict[str, str]:
@@ -88,6 +92,13 @@ def training_job_request(spec: TrainingSpec, job_name: str) -> dict[str, Any]:
                 f"SageMaker takes {MAX_ENV_VALUE}: keep big values in S3 or Secrets Manager",
             )
     channels = {DEFAULT_CHANNEL: spec.input_s3, **spec.channels}
+    if spec.code_s3:
+        if CODE_CHANNEL in spec.channels:
+            raise UsageError(
+                f"--channel {CODE_CHANNEL}=... clashes with --code (the {CODE_CHANNEL} channel)",
+                "give that channel another name",
+            )
+        channels[CODE_CHANNEL] = spec.code_s3
     stopping: dict[str, Any] = {"MaxRuntimeInSeconds": spec.max_run_seconds}
     request: dict[str, Any] = {
         "TrainingJobName": job_name,
@@ -107,6 +118,14 @@ def training_job_request(spec: TrainingSpec, job_name: str) -> dict[str, Any]:
         request["Environment"] = spec.environment
     if spec.tags:
         request["Tags"] = [{"Key": k, "Value": v} for k, v in spec.tags.items()]
+    if spec.keep_alive_seconds is not None:
+        if not 1 <= spec.keep_alive_seconds <= MAX_KEEP_ALIVE:
+            raise UsageError(
+                f"--keep-alive {spec.keep_alive_seconds}: SageMaker keeps a warm pool "
+                f"1-{MAX_KEEP_ALIVE} s",
+                f"give --keep-alive between 1 and {MAX_KEEP_ALIVE}",
+            )
+        request["ResourceConfig"]["KeepAlivePeriodInSeconds"] = spec.keep_alive_seconds
     if spec.spot:
         max_wait = spec.max_wait_seconds or spec.max_run_seconds
         if max_wait < spec.max_run_seconds:

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from easy_sm import console
-from easy_sm.errors import InterruptedByUser, JobFailedError
+from easy_sm.errors import AwsError, InterruptedByUser, JobFailedError
 
 DEFAULT_POLL_SECONDS = 10.0
 
@@ -41,12 +41,14 @@ def wait_until(
     timeout: float | None = None,
     on_poll: Callable[[dict[str, Any]], object] | None = None,
     interrupted_hint: str | None = None,
+    look_hint: str | None = None,
 ) -> dict[str, Any]:
     """Call `describe` until `done(answer)`; return that answer.
 
     Each new status is printed once to stderr. `on_poll` runs after each describe (log
     streaming). A `timeout` (seconds) raises JobFailedError saying the resource may still
-    finish."""
+    finish. Losing the connection to AWS says the resource may still be running and how to
+    look at it (`look_hint`)."""
     started = time.monotonic()
     last = ""
     interval = poll_seconds()
@@ -67,6 +69,16 @@ def wait_until(
                     "it may still finish: check it again later, or give a longer --timeout",
                 )
             sleep(interval)
+    except AwsError as exc:
+        from easy_sm.sagemaker.session import is_connection_error
+
+        if not is_connection_error(exc):
+            raise
+        raise AwsError(
+            f"lost the connection to AWS while waiting for {what}, which may still be running "
+            f"({exc.message})",
+            look_hint or "check your network, then look at it in the SageMaker console",
+        ) from exc
     except KeyboardInterrupt:
         raise InterruptedByUser(
             f"stopped waiting for {what}; it keeps running on SageMaker",
