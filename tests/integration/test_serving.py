@@ -214,7 +214,7 @@ def test_ping_never_answers_503_after_local_deploy_returned(slow_project: Path) 
         try:
             until = time.monotonic() + 2.0  # past the slowest worker's load
             while time.monotonic() < until:
-                statuses.append(requests.get(f"{url}/ping", timeout=2).status_code)
+                statuses.append(requests.get(f"{url}/ping", timeout=5).status_code)
         finally:
             run_cli(["local", "stop", "-p", str(port)], slow_project)
         assert len(statuses) > 30
