@@ -21,7 +21,18 @@ except ImportError:  # pragma: no cover - older typer on the real click
     import click.exceptions as click_errors  # type: ignore[no-redef]
 
 from easy_sm import __version__, console, signals
-from easy_sm.commands import build, data, endpoints, initialize, jobs, local, push, update
+from easy_sm.commands import (
+    build,
+    data,
+    endpoints,
+    initialize,
+    jobs,
+    local,
+    local_tune,
+    push,
+    tuning,
+    update,
+)
 from easy_sm.commands import describe as describe_commands
 from easy_sm.commands.helpers import options
 from easy_sm.errors import EasySmError, InterruptedByUser
@@ -179,6 +190,8 @@ COMMAND_MODULES = (initialize, update, build, push, data, jobs, endpoints, local
 for _module in COMMAND_MODULES:
     _module.register(app)
 describe_commands.register(app)
+tuning.register(app)
+local_tune.register(app)
 
 # Which module registers a top-level command; modules with several commands list them in
 # their COMMANDS and register just the one asked for.
@@ -186,6 +199,7 @@ _MODULE_OF = {"init": initialize, "update-scripts": update, "build": build, "pus
 _MODULE_OF["local"] = local
 _CLOUD_MODULE_OF = {name: module for module in (data, jobs, endpoints) for name in module.COMMANDS}
 _CLOUD_MODULE_OF["describe"] = describe_commands
+_CLOUD_MODULE_OF.update({name: tuning for name in tuning.COMMANDS})
 
 
 def app_for(args: list[str]) -> typer.Typer:

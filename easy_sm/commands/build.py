@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -10,6 +10,10 @@ from easy_sm import console
 from easy_sm.commands.helpers import load_project
 from easy_sm.commands.options import AppNameOption
 from easy_sm.errors import UsageError
+
+if TYPE_CHECKING:
+    from easy_sm.commands.helpers import Project
+    from easy_sm.docker.build import BuildRequest
 
 PlatformOption = Annotated[
     str,
@@ -37,13 +41,9 @@ def build(
     The build log goes to stderr. Context: the project folder, filtered by .dockerignore (local
     test data, .git and virtual environments are always left out).
     """
-    from easy_sm.docker.build import (
-        build_image,
-        build_request,
-        default_sink,
-        platform_supported,
-    )
+    from easy_sm.docker.build import default_sink, platform_supported
     from easy_sm.docker.engine import connect
+    from easy_sm.docker.freshness import build_labelled
 
     if not platform_supported(platform):
         raise UsageError(
@@ -52,8 +52,20 @@ def build(
     if platform != "linux/amd64":
         console.warn(f"building for {platform}: SageMaker only runs linux/amd64 images")
     project = load_project(app_name)
+    request = project_build_request(project, platform=platform)
+    request.nocache = no_cache
+    console.info(f"building {project.image} for {platform} from {project.project_dir}")
+    build_labelled(connect(), request, sink=default_sink(quiet or console.verbosity.quiet))
+    console.info(f"built {project.image}")
+    console.result(project.image)
+
+
+def project_build_request(project: Project, *, platform: str = "linux/amd64") -> BuildRequest:
+    """The build of the project's image (`{image_name}:{tag}`), as `easy_sm build` makes it."""
+    from easy_sm.docker.build import build_request
+
     project.require_base_dir()
-    request = build_request(
+    return build_request(
         project.config,
         project.project_dir,
         project.module_dir,
@@ -61,8 +73,13 @@ def build(
         project.image,
         platform=platform,
     )
-    request.nocache = no_cache
-    console.info(f"building {project.image} for {platform} from {project.project_dir}")
-    build_image(connect(), request, sink=default_sink(quiet or console.verbosity.quiet))
-    console.info(f"built {project.image}")
-    console.result(project.image)
+
+
+def ensure_fresh(project: Project, *, no_build: bool) -> None:
+    """Before a local command runs the image: build it if missing, rebuild it if the
+    sources changed since it was built (unless --no-build)."""
+    if no_build:
+        return
+    from easy_sm.docker.freshness import ensure_fresh_image
+
+    ensure_fresh_image(project_build_request(project), no_build=False)

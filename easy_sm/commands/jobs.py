@@ -20,6 +20,8 @@ from easy_sm.commands.helpers import load_project, parse_key_values
 from easy_sm.commands.options import (
     AppNameOption,
     BaseJobNameOption,
+    ChannelOption,
+    CheckpointOption,
     CodeOption,
     Ec2TypeOption,
     EnvOption,
@@ -30,12 +32,17 @@ from easy_sm.commands.options import (
     JsonOption,
     LogsOption,
     MaxRunOption,
+    MaxWaitOption,
+    MetricOption,
     ModelOption,
     NoWaitOption,
     ProcessInputOption,
     ProcessOutputOption,
     ShardedOption,
+    SpotOption,
     TagOption,
+    TrainInputOption,
+    TrainOutputOption,
     UnusedRoleOption,
     VolumeOption,
 )
@@ -48,40 +55,27 @@ SPLIT_TYPES = ("None", "Line", "RecordIO", "TFRecord")
 
 
 def train(
-    input_s3_dir: Annotated[
-        str, typer.Option("--input-s3-dir", "-i", help="S3 prefix of the training channel.")
-    ],
-    output_s3_dir: Annotated[
-        str, typer.Option("--output-s3-dir", "-o", help="S3 prefix for the model artifacts.")
-    ],
+    input_s3_dir: TrainInputOption,
+    output_s3_dir: TrainOutputOption,
     ec2_type: Ec2TypeOption,
     base_job_name: BaseJobNameOption,
     iam_role_arn: IamRoleOption = None,
     app_name: AppNameOption = None,
     instance_count: InstanceCountOption = 1,
+    input_sharded: ShardedOption = False,
     no_wait: NoWaitOption = False,
     logs: LogsOption = True,
     hyperparameters: HyperparametersOption = None,
     hyperparameters_file: HyperparametersFileOption = None,
-    channel: Annotated[
-        list[str] | None,
-        typer.Option("--channel", help="Extra input channel NAME=s3://bucket/prefix; repeatable."),
-    ] = None,
+    channel: ChannelOption = None,
     env: EnvOption = None,
     volume_size: VolumeOption = 30,
     max_run: MaxRunOption = 24 * 3600,
-    spot: Annotated[bool, typer.Option("--spot", help="Use managed spot training.")] = False,
-    max_wait: Annotated[
-        int | None,
-        typer.Option(
-            "--max-wait", min=1, help="With --spot: seconds to wait for capacity plus run time."
-        ),
-    ] = None,
-    checkpoint_s3_uri: Annotated[
-        str | None,
-        typer.Option("--checkpoint-s3-uri", help="S3 prefix synced with /opt/ml/checkpoints."),
-    ] = None,
+    spot: SpotOption = False,
+    max_wait: MaxWaitOption = None,
+    checkpoint_s3_uri: CheckpointOption = None,
     tag: TagOption = None,
+    metric: MetricOption = None,
     code: CodeOption = False,
     keep_alive: Annotated[
         int | None,
@@ -95,6 +89,7 @@ def train(
 ) -> None:
     """Train on SageMaker; wait (streaming logs) and print the model's S3 path."""
     from easy_sm import hyperparameters as hps
+    from easy_sm import metrics
     from easy_sm.sagemaker.training import parse_channels
 
     spec = {
@@ -103,6 +98,7 @@ def train(
         "instance_type": ec2_type,
         "base_job_name": base_job_name,
         "instance_count": instance_count,
+        "input_sharded": input_sharded,
         "hyperparameters": hps.parse(hyperparameters, hyperparameters_file),
         "channels": parse_channels(channel),
         "environment": parse_key_values(env, "--env", env_keys=True),
@@ -112,6 +108,7 @@ def train(
         "spot": spot,
         "max_wait_seconds": max_wait,
         "checkpoint_s3": checkpoint_s3_uri,
+        "metrics": metrics.parse(metric),
         "keep_alive_seconds": keep_alive,
     }
     project = load_project(app_name)
@@ -350,9 +347,19 @@ def get_model_artifacts(
     ],
     app_name: AppNameOption = None,
     iam_role_arn: UnusedRoleOption = None,
+    as_json: Annotated[
+        bool,
+        typer.Option(
+            "--json", help="Print the job's model path, status and final metrics as JSON."
+        ),
+    ] = False,
 ) -> None:
     """Print the S3 path of a completed training job's model.tar.gz."""
-    console.result(sagemaker_client(app_name).get_model_artifacts(training_job_name))
+    sagemaker = sagemaker_client(app_name)
+    if as_json:
+        print_json(sagemaker.model_summary(training_job_name))
+        return
+    console.result(sagemaker.get_model_artifacts(training_job_name))
 
 
 def logs(

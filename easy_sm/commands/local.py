@@ -15,24 +15,39 @@ from easy_sm.commands.options import (
     AppNameOption,
     CodeOption,
     EnvOption,
+    GpusOption,
     HyperparametersFileOption,
     HyperparametersOption,
+    MetricOption,
+    NoBuildOption,
+    ShardedOption,
 )
 from easy_sm.errors import JobFailedError, UsageError
 
 if TYPE_CHECKING:
     from easy_sm.docker.containers import RunSpec, Sink
     from easy_sm.docker.local_mode import LocalApp
+    from easy_sm.docker.multihost import MultiHostJob
 
 local_app = typer.Typer(
     help="Run the app's image locally, exactly as SageMaker would: train, process, run, "
-    "deploy, stop.",
+    "deploy, stop, tune.",
     no_args_is_help=True,
 )
 
 PortOption = Annotated[
     int,
     typer.Option("--port", "-p", min=1, max=65535, help="Port on 127.0.0.1 to serve on."),
+]
+LocalInstanceCountOption = Annotated[
+    int,
+    typer.Option(
+        "--instance-count",
+        "-c",
+        min=1,
+        max=8,
+        help="Hosts algo-1..algo-N, one container each, on a network of their own (N <= 8).",
+    ),
 ]
 
 
@@ -41,10 +56,14 @@ def register(app: typer.Typer) -> None:
     app.add_typer(local_app, name="local")
 
 
-def _local_app(app_name: str | None) -> LocalApp:
+def _local_app(app_name: str | None, *, no_build: bool = True) -> LocalApp:
+    """The app's local settings; unless `no_build`, its image built or rebuilt first when it
+    is missing or its sources changed (checked before any file of test_dir is touched)."""
+    from easy_sm.commands.build import ensure_fresh
     from easy_sm.docker.local_mode import LocalApp
 
     project = load_project(app_name)
+    ensure_fresh(project, no_build=no_build)
     return LocalApp(
         app_name=project.app_name,
         image=project.image,
@@ -83,12 +102,21 @@ def train(
             help="Also write test_dir/output/model.tar.gz, as SageMaker packages the model.",
         ),
     ] = False,
+    instance_count: LocalInstanceCountOption = 1,
+    input_sharded: ShardedOption = False,
+    gpus: GpusOption = None,
+    no_build: NoBuildOption = False,
+    metric: MetricOption = None,
     with_code: CodeOption = False,
 ) -> None:
     """Train locally: `IMAGE train` with test_dir mounted at /opt/ml; prints the model folder
-    (or model.tar.gz with --package-model)."""
+    (or model.tar.gz with --package-model).
+
+    Example: easy_sm local train -c 3 --input-sharded --hyperparameters epochs=2
+    """
     from easy_sm import hyperparameters as hps
-    from easy_sm.docker.containers import check_can_run, run_foreground
+    from easy_sm import metrics
+    from easy_sm.docker.containers import check_can_run, parse_gpus, run_foreground
     from easy_sm.docker.local_mode import (
         package_model as make_tarball,
     )
@@ -99,8 +127,11 @@ def train(
 
     user_env = parse_key_values(env, "--env", env_keys=True)
     values = hps.parse(hyperparameters, hyperparameters_file)
-    local = _local_app(app_name)
-    check_can_run(local.image)  # before training_spec empties test_dir/model and output/data
+    scanner = metrics.MetricScanner(metrics.parse(metric))
+    gpu_request = parse_gpus(gpus)
+    # --code runs the project's code from the `code` channel: the image's copy may be old
+    local = _local_app(app_name, no_build=no_build or with_code)
+    check_can_run(local.image)  # before test_dir/model and output/data are emptied
     from easy_sm.docker import code_archive
 
     code_archive.remove_local_channel(local.require_test_dir())
@@ -111,10 +142,32 @@ def train(
         code_archive.write_local_channel(packed, local.test_dir)
         console.info(f"code channel: {packed.files} files of your code ({packed.file_name})")
     try:
-        spec, failure_file = training_spec(local, values, user_env)
-        _announce(spec)
         sink = _container_output()
-        code = run_foreground(spec, stdout=sink, stderr=sink)
+        if instance_count > 1:
+            _train_multihost(
+                local,
+                values,
+                user_env,
+                instance_count,
+                input_sharded,
+                gpu_request,
+                sink=metrics.tee(sink, scanner, 2),
+            )
+            code = 0
+            failure_file = local.test_dir / "output" / "failure"
+        else:
+            spec, failure_file = training_spec(
+                local, values, user_env, gpus=gpu_request, sharded=input_sharded
+            )
+            _announce(spec)
+            code = run_foreground(
+                spec, stdout=metrics.tee(sink, scanner, 1), stderr=metrics.tee(sink, scanner, 2)
+            )
+        scanner.finish()
+        for line in scanner.report():
+            console.info(line)
+        for line in scanner.warnings():
+            console.warn(line)
     finally:
         code_archive.remove_local_channel(local.test_dir)
     if code != 0:
@@ -132,6 +185,61 @@ def train(
         console.result(str(model_dir))
 
 
+def _train_multihost(
+    local: LocalApp,
+    values: dict[str, str],
+    user_env: dict[str, str],
+    count: int,
+    sharded: bool,
+    gpus: int,
+    *,
+    sink: Sink,
+) -> MultiHostJob:
+    """`local train -c N`: N hosts on their own network; their artifacts merged as
+    SageMaker merges them. Raises JobFailedError naming the failed host(s)."""
+    from easy_sm.docker.engine_api import EngineApi, unix_socket_path
+    from easy_sm.docker.local_mode import read_text_head
+    from easy_sm.docker.multihost import collect_artifacts, prepare_multihost_training, run_hosts
+    from easy_sm.errors import DockerError
+
+    socket_path = unix_socket_path()
+    if socket_path is None:
+        raise DockerError(
+            "multi-instance local training needs a local Docker engine (a unix socket)",
+            "unset DOCKER_HOST or point it at unix:///..., or train with -c 1",
+        )
+    api = EngineApi(socket_path)
+    api.ping()
+    job = prepare_multihost_training(local, values, user_env, count, sharded=sharded, gpus=gpus)
+    console.info(
+        f"running {local.image} train on {count} hosts "
+        f"({', '.join(h.name for h in job.hosts)}) on network {job.network}"
+    )
+    for host in job.hosts:
+        console.detail(shlex.join(host.spec.docker_argv()))
+    codes = run_hosts(api, job, sink)
+    failed = [name for name, code in codes.items() if code != 0]
+    if failed:
+        first = failed[0]
+        lines = [f"local training failed on {first} (container exit code {codes[first]})"]
+        for host in job.hosts:
+            reason = read_text_head(host.failure_file)
+            if reason:
+                lines += [f"{host.name} | {line}" for line in reason.splitlines()]
+        others = [name for name in failed if name != first]
+        if others:
+            lines.append(f"stopped with it: {', '.join(others)}")
+        raise JobFailedError(
+            "\n".join(lines),
+            f"each host's files are in {job.test_dir / 'hosts'}; fix the error, then run "
+            "`easy_sm local train` again",
+            exit_code=codes[first] if codes[first] > 0 else None,
+        )
+    for clash in collect_artifacts(job):
+        console.warn(f"{clash}: SageMaker's model.tar.gz would hold only one of them")
+    return job
+
+
 @local_app.command()
 def process(
     file: Annotated[
@@ -142,14 +250,21 @@ def process(
     ],
     app_name: AppNameOption = None,
     env: EnvOption = None,
+    gpus: GpusOption = None,
+    no_build: NoBuildOption = False,
 ) -> None:
     """Run a processing script locally (`IMAGE process FILE`); prints the output folder."""
-    from easy_sm.docker.containers import run_foreground
-    from easy_sm.docker.local_mode import processing_spec, read_text_head
+    from easy_sm.commands.build import ensure_fresh
+    from easy_sm.docker.containers import parse_gpus, run_foreground
+    from easy_sm.docker.local_mode import processing_script, processing_spec, read_text_head
 
     user_env = parse_key_values(env, "--env", env_keys=True)
+    gpu_request = parse_gpus(gpus)
     local = _local_app(app_name)
+    processing_script(local, file)  # a wrong -f fails before any build
+    ensure_fresh(load_project(app_name), no_build=no_build)
     spec = processing_spec(local, file, user_env)
+    spec.gpus = gpu_request
     _announce(spec)
     sink = _container_output()
     code = run_foreground(spec, stdout=sink, stderr=sink)
@@ -171,20 +286,24 @@ def run(
     ],
     app_name: AppNameOption = None,
     env: EnvOption = None,
+    gpus: GpusOption = None,
+    no_build: NoBuildOption = False,
 ) -> None:
     """Run any command in the image (`IMAGE run CMD...`), e.g. `easy_sm local run -- dbt run`.
 
     Everything after `--` is passed untouched. The command's stdout and stderr are passed
     through; easy_sm exits with the command's exit code.
     """
-    from easy_sm.docker.containers import run_foreground, stream_to
+    from easy_sm.docker.containers import parse_gpus, run_foreground, stream_to
     from easy_sm.docker.local_mode import run_spec
 
     user_env = parse_key_values(env, "--env", env_keys=True)
     if not command:
         raise UsageError("no command given", "e.g. easy_sm local run -- python -V")
-    local = _local_app(app_name)
+    gpu_request = parse_gpus(gpus)
+    local = _local_app(app_name, no_build=no_build)
     spec = run_spec(local, command, user_env)
+    spec.gpus = gpu_request
     _announce(spec)
     code = run_foreground(spec, stdout=stream_to(sys.stdout), stderr=stream_to(sys.stderr))
     if code != 0:
@@ -200,17 +319,21 @@ def deploy(
         typer.Option("--timeout", min=1, help="Seconds to wait for GET /ping to answer 200."),
     ] = 300,
     env: EnvOption = None,
+    gpus: GpusOption = None,
+    no_build: NoBuildOption = False,
 ) -> None:
     """Serve the model in test_dir/model on 127.0.0.1:PORT (`IMAGE serve`, detached); waits
     until GET /ping answers 200, then prints the URL. Stop it with `easy_sm local stop`."""
-    from easy_sm.docker.containers import start_server
+    from easy_sm.docker.containers import parse_gpus, start_server
     from easy_sm.docker.engine import connect
     from easy_sm.docker.local_mode import serving_spec
 
     user_env = parse_key_values(env, "--env", env_keys=True)
-    local = _local_app(app_name)
+    gpu_request = parse_gpus(gpus)
+    local = _local_app(app_name, no_build=no_build)
     engine = connect()
     spec = serving_spec(local, user_env)
+    spec.gpus = gpu_request
     model_dir = local.test_dir / "model"
     if not any(model_dir.iterdir()):
         console.warn(f"{model_dir} is empty: run `easy_sm local train` first")

@@ -114,3 +114,82 @@ CodeOption = Annotated[
         help="Run the project's current code instead of the image's copy (no build/push needed).",
     ),
 ]
+
+# -- the training job's flags, shared by train and tune --
+TrainInputOption = Annotated[
+    str, typer.Option("--input-s3-dir", "-i", help="S3 prefix of the training channel.")
+]
+TrainOutputOption = Annotated[
+    str, typer.Option("--output-s3-dir", "-o", help="S3 prefix for the model artifacts.")
+]
+ChannelOption = Annotated[
+    list[str] | None,
+    typer.Option("--channel", help="Extra input channel NAME=s3://bucket/prefix; repeatable."),
+]
+SpotOption = Annotated[bool, typer.Option("--spot", help="Use managed spot training.")]
+MaxWaitOption = Annotated[
+    int | None,
+    typer.Option(
+        "--max-wait", min=1, help="With --spot: seconds to wait for capacity plus run time."
+    ),
+]
+CheckpointOption = Annotated[
+    str | None,
+    typer.Option("--checkpoint-s3-uri", help="S3 prefix synced with /opt/ml/checkpoints."),
+]
+MetricOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--metric",
+        help="Metric NAME=REGEX (group 1 is the value) or NAME (log line `metric NAME=VALUE`); "
+        "repeatable. Default: train:loss, train:accuracy, validation:loss, validation:accuracy.",
+    ),
+]
+
+# -- the search of a tuning job, shared by tune and local tune --
+RangeOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--range",
+        help="Tuned hyperparameter: NAME=continuous:MIN:MAX[:log], NAME=integer:MIN:MAX, "
+        "NAME=categorical:A,B; repeatable.",
+    ),
+]
+RangesFileOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--ranges", help="JSON (or YAML, with PyYAML) object of NAME: range; --range items win."
+    ),
+]
+ObjectiveOption = Annotated[
+    str, typer.Option("--objective", help="The metric to optimise, e.g. validation:accuracy.")
+]
+MaximizeOption = Annotated[
+    bool,
+    typer.Option("--maximize/--minimize", help="Whether a higher objective is better."),
+]
+MaxJobsOption = Annotated[
+    int | None,
+    typer.Option(
+        "--max-jobs",
+        min=1,
+        help="Training jobs to run in all (default 10; Grid: every combination).",
+    ),
+]
+
+# -- shared by the local commands (local.py; local batch-transform) --
+
+NoBuildOption = Annotated[
+    bool,
+    typer.Option(
+        "--no-build",
+        help="Run the image as it is: do not rebuild it when the sources changed.",
+    ),
+]
+GpusOption = Annotated[
+    str | None,
+    typer.Option(
+        "--gpus",
+        help="GPUs for the container: all, or a number (needs the NVIDIA container runtime).",
+    ),
+]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -10,6 +10,9 @@ from easy_sm import console
 from easy_sm.commands.helpers import IAM_ROLE_ARN_RE, load_project, parse_registry
 from easy_sm.commands.options import AppNameOption
 from easy_sm.errors import UsageError
+
+if TYPE_CHECKING:
+    from easy_sm.commands.helpers import Project
 
 
 def register(app: typer.Typer) -> None:
@@ -43,6 +46,10 @@ def push(
             "(env: EASY_SM_REGISTRY). The login still comes from ECR.",
         ),
     ] = None,
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="Push even if the sources changed since the image was built."),
+    ] = False,
 ) -> None:
     """Push {image_name}:{tag} to the account's ECR repository (created if missing); prints
     the full image URI."""
@@ -68,6 +75,8 @@ def push(
     config = project.config
     engine = connect()
     require_image(engine, project.image)
+    if not force:
+        _refuse_stale(project, engine)
 
     region = aws_region or config.aws_region
     if iam_role_arn:
@@ -89,3 +98,15 @@ def push(
         sink=console.info,
     )
     console.result(remote)
+
+
+def _refuse_stale(project: Project, engine: Any) -> None:
+    """A UsageError if the image was built from other sources than the project's now."""
+    from easy_sm.commands.build import project_build_request
+    from easy_sm.docker.freshness import is_stale
+
+    if is_stale(project.image, project_build_request(project), engine):
+        raise UsageError(
+            f"sources changed since {project.image} was built: pushing it would ship old code",
+            "run `easy_sm build` first (or pass --force to push the image as it is)",
+        )

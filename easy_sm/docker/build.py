@@ -7,6 +7,7 @@ environments), so neither a missing nor an incomplete `.dockerignore` can send t
 
 from __future__ import annotations
 
+import contextlib
 import re
 import tempfile
 from collections.abc import Callable
@@ -16,6 +17,7 @@ from typing import Any
 
 from easy_sm.config.config import BASE_DIR_NAME, Config
 from easy_sm.docker.engine import docker_errors, translate
+from easy_sm.docker.engine_api import STREAM_SILENCE_TIMEOUT
 from easy_sm.errors import DockerError
 
 DEFAULT_PLATFORM = "linux/amd64"
@@ -36,6 +38,7 @@ ALWAYS_EXCLUDED = (
 )
 _STEP_RE = re.compile(r"^Step \d+/\d+ : ")
 _ANSI_RE = re.compile(r"\x1b\[[0-9;]*m")
+_LAYER_RE = re.compile(r"\s*---> ([0-9a-f]{12,64})\s*")
 _TAIL_LINES = 25
 
 LogSink = Callable[[str], None]
@@ -148,11 +151,9 @@ def build_request(
 
 def context_files(request: BuildRequest) -> list[str]:
     """The paths (relative, posix) that go into the build context."""
-    from docker.utils.build import exclude_paths
+    from easy_sm.docker.dockerignore import context_paths
 
-    return sorted(
-        exclude_paths(str(request.context_dir), list(request.excludes), request.dockerfile)
-    )
+    return context_paths(str(request.context_dir), list(request.excludes), request.dockerfile)
 
 
 class _BuildLog:
@@ -162,6 +163,8 @@ class _BuildLog:
         self.sink = sink
         self.step = ""
         self.step_output: list[str] = []
+        self.made: list[str] = []  # images this build committed (not cache hits)
+        self._step_ran = False
 
     def feed(self, text: str) -> None:
         if self.sink:
@@ -170,6 +173,14 @@ class _BuildLog:
             if _STEP_RE.search(line):  # anchored by its ^
                 self.step = line
                 self.step_output = []
+                self._step_ran = False
+                continue
+            if "---> Running in " in line:
+                self._step_ran = True
+            layer = _LAYER_RE.fullmatch(line)
+            if layer and self._step_ran:
+                self.made.append(layer.group(1))
+                self._step_ran = False
             elif line.strip():
                 self.step_output.append(line)
 
@@ -188,46 +199,53 @@ def build_image(engine: Any, request: BuildRequest, *, sink: LogSink | None = No
     On failure: a DockerError naming the failing step with its last output lines. The tag is
     only moved by a successful build (the legacy builder tags at the very end), and the
     intermediate containers are removed (forcerm). An image the tag used to point at, left
-    untagged by the build, is removed so rebuilds do not pile up dangling images.
+    untagged by the build, is removed so rebuilds do not pile up dangling images. A failed or
+    interrupted build (Ctrl-C, SIGTERM) is cancelled and the images it made are removed.
     """
     import docker.errors
 
     previous = _image_id(engine, request.tag)
     log = _BuildLog(sink)
     image_id = ""
-    with tempfile.TemporaryFile() as context:
-        _write_context(request, context)
-        context.seek(0)
-        try:
-            stream = engine.api.build(
-                fileobj=context,
-                custom_context=True,
-                dockerfile=request.dockerfile,
-                tag=request.tag,
-                buildargs=request.buildargs,
-                platform=request.platform or None,
-                labels=request.labels or None,
-                nocache=request.nocache,
-                rm=True,
-                forcerm=True,
-                decode=True,
-            )
-            for event in stream:
-                if "stream" in event:
-                    log.feed(str(event["stream"]))
-                elif "error" in event:
-                    detail = event.get("errorDetail", {}).get("message") or event["error"]
-                    raise log.failure(str(detail))
-                elif "aux" in event and isinstance(event["aux"], dict):
-                    image_id = str(event["aux"].get("ID", image_id))
-                elif "status" in event and log.sink:
-                    log.sink(f"{event['status']} {event.get('progress', '')}".rstrip() + "\n")
-        except docker.errors.APIError as exc:
-            if exc.status_code is not None and 400 <= exc.status_code < 500:
-                raise log.failure(str(exc.explanation or exc)) from None
-            raise translate(exc, "docker build") from exc
-        except docker.errors.DockerException as exc:
-            raise translate(exc, "docker build") from exc
+    stream: Any = None
+    try:
+        with tempfile.TemporaryFile() as context, docker_errors("docker build"):
+            _write_context(request, context)
+            context.seek(0)
+            try:
+                stream = engine.api.build(
+                    fileobj=context,
+                    custom_context=True,
+                    dockerfile=request.dockerfile,
+                    tag=request.tag,
+                    buildargs=request.buildargs,
+                    platform=request.platform or None,
+                    labels=request.labels or None,
+                    nocache=request.nocache,
+                    timeout=STREAM_SILENCE_TIMEOUT,  # a quiet build step may take long
+                    rm=True,
+                    forcerm=True,
+                    decode=True,
+                )
+                for event in stream:
+                    if "stream" in event:
+                        log.feed(str(event["stream"]))
+                    elif "error" in event:
+                        detail = event.get("errorDetail", {}).get("message") or event["error"]
+                        raise log.failure(str(detail))
+                    elif "aux" in event and isinstance(event["aux"], dict):
+                        image_id = str(event["aux"].get("ID", image_id))
+                    elif "status" in event and log.sink:
+                        log.sink(f"{event['status']} {event.get('progress', '')}".rstrip() + "\n")
+            except docker.errors.APIError as exc:
+                if exc.status_code is not None and 400 <= exc.status_code < 500:
+                    raise log.failure(str(exc.explanation or exc)) from None
+                raise translate(exc, "docker build") from exc
+    except BaseException as exc:
+        # failed or interrupted: cancel the build, leave no dangling intermediate image
+        _close_responses(exc)
+        _discard_build(engine, stream, log.made)
+        raise
     image_id = _image_id(engine, request.tag) or image_id
     if not image_id:
         raise DockerError(
@@ -236,6 +254,52 @@ def build_image(engine: Any, request: BuildRequest, *, sink: LogSink | None = No
     if previous and previous != image_id:
         _remove_if_dangling(engine, previous)
     return image_id
+
+
+def _close_responses(exc: BaseException) -> None:
+    """Close the HTTP response(s) of the build that `exc` came through: an interrupt lands in
+    the SDK's stream reader, whose frame (kept alive by the traceback) holds the response, so
+    only closing it ends the request and makes the engine cancel the build."""
+    tb = exc.__traceback__
+    while tb is not None:
+        response = tb.tb_frame.f_locals.get("response")
+        close = getattr(response, "close", None)
+        if callable(close):
+            with contextlib.suppress(Exception):
+                close()
+        tb = tb.tb_next
+
+
+def _discard_build(engine: Any, stream: Any, made: list[str], patience: float = 15) -> None:
+    """Cancel the build (its connection closes) and remove the images it committed: the last
+    one, with its untagged parents (`noprune=False`). The engine may take a moment to let go
+    of the step's container, so a conflict is retried for up to `patience` seconds."""
+    import gc
+    import time
+
+    import docker.errors
+
+    if stream is not None:
+        stream.close()
+        gc.collect()  # drop the response, so the socket closes now
+    if not made:
+        return
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            image = engine.images.get(made[-1])
+            if image.tags:
+                return  # the build finished and tagged it after all
+            engine.images.remove(made[-1], noprune=False)
+            return
+        except docker.errors.ImageNotFound:
+            return
+        except docker.errors.APIError as exc:
+            if exc.status_code != 409 or time.monotonic() > deadline:
+                return  # best effort: the build's own error is the one to report
+        except (docker.errors.DockerException, OSError):
+            return
+        time.sleep(0.3)
 
 
 def _write_context(request: BuildRequest, fileobj: Any) -> None:

@@ -13,7 +13,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from easy_sm import console
-from easy_sm.docker.engine import docker_errors, require_image
+from easy_sm.docker.engine import (
+    docker_errors,
+    gpu_runtime_missing,
+    no_gpu_runtime,
+    require_image,
+)
 from easy_sm.errors import DockerError, InterruptedByUser, JobFailedError, UsageError
 
 LABEL_APP = "easy_sm.app"
@@ -50,6 +55,9 @@ class RunSpec:
     labels: dict[str, str] = field(default_factory=dict)
     ports: dict[str, tuple[str, int]] = field(default_factory=dict)
     name: str = ""
+    gpus: int = 0  # GPUs requested from the engine: 0 none, -1 all, N that many
+    network: str = ""  # a user-defined network to join (multi-host training)
+    hostname: str = ""  # the container's host name, also its alias on `network`
 
     def __post_init__(self) -> None:
         if not self.name:
@@ -65,6 +73,12 @@ class RunSpec:
             argv += ["--user", self.user]
         for key, value in self.all_labels().items():
             argv += ["--label", f"{key}={value}"]
+        if self.network:
+            argv += ["--network", self.network]
+        if self.hostname:
+            argv += ["--hostname", self.hostname, "--network-alias", self.hostname]
+        if self.gpus:
+            argv += ["--gpus", "all" if self.gpus < 0 else str(self.gpus)]
         for mount in self.mounts:
             argv += ["-v", f"{mount.source}:{mount.target}{':ro' if mount.read_only else ''}"]
         for container_port, (host_ip, host_port) in self.ports.items():
@@ -72,6 +86,27 @@ class RunSpec:
         for key in sorted(self.environment):
             argv += ["-e", f"{key}={self.environment[key]}"]
         return [*argv, self.image, *self.command]
+
+
+def parse_gpus(value: str | None) -> int:
+    """`--gpus all|N` as a count for the engine: 0 (none), -1 (all) or N >= 1."""
+    if value is None:
+        return 0
+    text = value.strip().lower()
+    if text == "all":
+        return -1
+    if text.isdigit() and int(text) >= 1:
+        return int(text)
+    raise UsageError(
+        f"--gpus {value!r} is not all or a number of GPUs", "e.g. --gpus all or --gpus 1"
+    )
+
+
+def device_requests(gpus: int) -> list[dict[str, Any]]:
+    """The Engine API's HostConfig.DeviceRequests for `gpus` (as `docker run --gpus`)."""
+    if not gpus:
+        return []
+    return [{"Driver": "", "Count": gpus, "DeviceIDs": None, "Capabilities": [["gpu"]]}]
 
 
 def invoking_user() -> str | None:
@@ -84,6 +119,13 @@ def invoking_user() -> str | None:
 
 def _create(engine: Any, spec: RunSpec) -> Any:
     require_image(engine, spec.image)
+    extra: dict[str, Any] = {}
+    if spec.gpus:
+        import docker.types
+
+        extra["device_requests"] = [
+            docker.types.DeviceRequest(count=spec.gpus, capabilities=[["gpu"]])
+        ]
     with docker_errors(f"creating a container from {spec.image}"):
         return engine.containers.create(
             spec.image,
@@ -97,6 +139,7 @@ def _create(engine: Any, spec: RunSpec) -> Any:
             stdin_open=False,
             tty=False,
             init=False,
+            **extra,
         )
 
 
@@ -115,7 +158,18 @@ def _remove(container: Any) -> None:
 def container_config(spec: RunSpec) -> dict[str, Any]:
     """The Engine API's container-create body for a foreground `spec`."""
     binds = [f"{m.source}:{m.target}{':ro' if m.read_only else ''}" for m in spec.mounts]
+    host_config: dict[str, Any] = {"Binds": binds}
+    config: dict[str, Any] = {}
+    if spec.gpus:
+        host_config["DeviceRequests"] = device_requests(spec.gpus)
+    if spec.network:
+        host_config["NetworkMode"] = spec.network
+        aliases = [spec.hostname] if spec.hostname else []
+        config["NetworkingConfig"] = {"EndpointsConfig": {spec.network: {"Aliases": aliases}}}
+    if spec.hostname:
+        config["Hostname"] = spec.hostname
     return {
+        **config,
         "Image": spec.image,
         "Cmd": spec.command,
         "Env": [f"{key}={value}" for key, value in spec.environment.items()],
@@ -125,7 +179,7 @@ def container_config(spec: RunSpec) -> dict[str, Any]:
         "OpenStdin": False,
         "AttachStdout": True,
         "AttachStderr": True,
-        "HostConfig": {"Binds": binds},
+        "HostConfig": host_config,
     }
 
 
@@ -281,6 +335,8 @@ def start_server(
             text = str(exc.explanation or exc)
             if "already allocated" in text or "address already in use" in text:
                 raise _port_taken(port) from None
+            if no_gpu_runtime(text):
+                raise gpu_runtime_missing() from None
             raise DockerError(f"starting {spec.image} failed: {text}") from None
         _wait_for_ping(container, url, timeout, on_wait)
     except BaseException as exc:
@@ -344,6 +400,7 @@ def stop_servers(engine: Any, containers: list[Any], grace: int = 30) -> list[st
         port = container.labels.get(LABEL_PORT, "?")
         with docker_errors(f"stopping {container.name}"):
             if container.status == "running":
+                console.info(f"stopping {container.name} (SIGKILL after {grace} s)…")
                 container.stop(timeout=grace)
             _remove(container)
         stopped.append(f"http://127.0.0.1:{port}")

@@ -98,6 +98,8 @@ def translate(exc: BaseException, action: str) -> DockerError:
         explanation = exc.explanation
         if isinstance(explanation, bytes):
             explanation = explanation.decode("utf-8", "replace")
+        if no_gpu_runtime(str(explanation or exc)):
+            return gpu_runtime_missing()
         return DockerError(f"{action} failed: {explanation or exc}", "see Docker's message")
     return DockerError(f"{action} failed: {exc}")
 
@@ -133,3 +135,17 @@ def require_image(engine: Any, image: str) -> Any:
         ) from None
     except docker.errors.APIError as exc:
         raise translate(exc, f"inspecting image {image}") from exc
+
+
+def no_gpu_runtime(engine_message: str) -> bool:
+    """Whether the engine refused a GPU request because it has no GPU runtime."""
+    return "could not select device driver" in engine_message
+
+
+def gpu_runtime_missing() -> DockerError:
+    return DockerError(
+        "the Docker engine has no GPU runtime: --gpus needs the NVIDIA driver and the NVIDIA "
+        "Container Toolkit",
+        "install them (https://docs.nvidia.com/datacenter/cloud-native/container-toolkit/) and "
+        "restart Docker, or run without --gpus",
+    )

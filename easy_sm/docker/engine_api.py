@@ -213,6 +213,10 @@ class EngineApi:
     def start(self, container_id: str) -> None:
         status, body = self._request("POST", f"/containers/{container_id}/start")
         if status not in (204, 304):
+            from easy_sm.docker.engine import gpu_runtime_missing, no_gpu_runtime
+
+            if no_gpu_runtime(self._message(body)):
+                raise gpu_runtime_missing()
             raise DockerError(f"starting the container failed: {self._message(body)}")
 
     def follow_logs(self, container_id: str) -> Iterator[tuple[int, bytes]]:
@@ -274,3 +278,28 @@ class EngineApi:
             raise DockerError(f"inspecting {ref} failed ({status}): {self._message(body)}")
         answer: dict[str, Any] = json.loads(body)
         return answer
+
+    def image_labels(self, ref: str) -> dict[str, str] | None:
+        """The labels of the local image `ref` ({} if it has none), or None if it is missing."""
+        status, body = self._request("GET", f"/images/{urllib.parse.quote(ref, safe='/:')}/json")
+        if status == 404:
+            return None
+        if status != 200:
+            raise DockerError(f"inspecting image {ref} failed: {self._message(body)}")
+        return dict((json.loads(body).get("Config") or {}).get("Labels") or {})
+
+    def create_network(self, name: str, labels: dict[str, str]) -> str:
+        """A user-defined bridge network (containers on it resolve each other by name)."""
+        status, body = self._request(
+            "POST",
+            "/networks/create",
+            {"Name": name, "Driver": "bridge", "CheckDuplicate": True, "Labels": labels},
+        )
+        if status != 201:
+            raise DockerError(f"creating network {name} failed: {self._message(body)}")
+        return str(json.loads(body)["Id"])
+
+    def remove_network(self, network_id: str) -> None:
+        status, body = self._request("DELETE", f"/networks/{network_id}")
+        if status not in (204, 404):
+            raise DockerError(f"removing the network failed: {self._message(body)}")

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from easy_sm.docker.code_archive import CODE_CHANNEL
 from easy_sm.docker.containers import Mount, RunSpec, invoking_user
 from easy_sm.errors import ConfigError, UsageError
 from easy_sm.hyperparameters import stringify
@@ -106,16 +107,55 @@ def _write_json(path: Path, payload: Mapping[str, Any]) -> None:
     os.replace(tmp, path)
 
 
-def resource_config() -> dict[str, Any]:
+INSTANCE_GROUP = "homogeneousCluster"
+NETWORK_INTERFACE = "eth0"
+
+
+def instance_type(gpus: int) -> str:
+    """The instance type local mode reports (as the SageMaker SDK's local mode names it)."""
+    return "local_gpu" if gpus else "local"
+
+
+def resource_config(
+    current_host: str = CURRENT_HOST, hosts: list[str] | None = None, gpus: int = 0
+) -> dict[str, Any]:
+    """`/opt/ml/input/config/resourceconfig.json` of `current_host` among `hosts`."""
+    hosts = hosts or [CURRENT_HOST]
+    kind = instance_type(gpus)
     return {
-        "current_host": CURRENT_HOST,
-        "current_instance_type": "local",
-        "hosts": [CURRENT_HOST],
-        "network_interface_name": "eth0",
+        "current_host": current_host,
+        "current_instance_type": kind,
+        "current_group_name": INSTANCE_GROUP,
+        "hosts": hosts,
+        "instance_groups": [
+            {"instance_group_name": INSTANCE_GROUP, "instance_type": kind, "hosts": hosts}
+        ],
+        "network_interface_name": NETWORK_INTERFACE,
     }
 
 
-def _empty_folder(folder: Path) -> None:
+def host_gpu_count() -> int:
+    """The GPUs `--gpus all` hands a container: the host's, counted by nvidia-smi (0 if it
+    is not installed)."""
+    import subprocess
+
+    if shutil.which("nvidia-smi") is None:
+        return 0
+    try:
+        listed = subprocess.run(
+            ["nvidia-smi", "--list-gpus"], capture_output=True, text=True, timeout=10
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return 0
+    return sum(1 for line in listed.splitlines() if line.startswith("GPU "))
+
+
+def num_gpus(gpus: int) -> int:
+    """SM_NUM_GPUS for a `--gpus` request (0 none, -1 all, N)."""
+    return host_gpu_count() if gpus < 0 else gpus
+
+
+def empty_folder(folder: Path) -> None:
     """Remove what a previous run left in `folder` (a `.gitkeep` placeholder stays)."""
     for entry in folder.iterdir():
         if entry.name == ".gitkeep":
@@ -135,7 +175,12 @@ def _empty_folder(folder: Path) -> None:
 
 
 def prepare_training(
-    app: LocalApp, hyperparameters: Mapping[str, str], name: str
+    app: LocalApp,
+    hyperparameters: Mapping[str, str],
+    name: str,
+    *,
+    gpus: int = 0,
+    sharded: bool = False,
 ) -> tuple[list[str], Path]:
     """Lay out test_dir as SageMaker lays out /opt/ml for a training job: the three config
     files, the model/output folders (made by the invoking user), no stale failure file.
@@ -146,30 +191,58 @@ def prepare_training(
     for sub in ("model", "output/data", "input/config", "input/data"):
         (test_dir / sub).mkdir(parents=True, exist_ok=True)
     for sub in ("model", "output/data"):
-        _empty_folder(test_dir / sub)
+        empty_folder(test_dir / sub)
     failure = test_dir / "output" / "failure"
     failure.unlink(missing_ok=True)
     found = channels(test_dir)
-    config = test_dir / "input" / "config"
+    write_training_config(
+        test_dir / "input" / "config",
+        hyperparameters,
+        test_dir / "input" / "data",
+        found,
+        resource_config(gpus=gpus),
+        sharded=sharded,
+    )
+    return found, failure
+
+
+def write_training_config(
+    config: Path,
+    hyperparameters: Mapping[str, str],
+    data: Path,
+    found: list[str],
+    resources: Mapping[str, Any],
+    *,
+    sharded: bool = False,
+) -> None:
+    """hyperparameters.json, inputdataconfig.json and resourceconfig.json in `config`."""
     _write_json(config / "hyperparameters.json", dict(hyperparameters))
     _write_json(
         config / "inputdataconfig.json",
         {
             channel: {
-                "ContentType": _content_type(test_dir / "input" / "data" / channel),
+                "ContentType": _content_type(data / channel),
                 "TrainingInputMode": "File",
-                "S3DistributionType": "FullyReplicated",
+                "S3DistributionType": (
+                    "ShardedByS3Key" if sharded and channel != CODE_CHANNEL else "FullyReplicated"
+                ),
                 "RecordWrapperType": "None",
             }
             for channel in found
         },
     )
-    _write_json(config / "resourceconfig.json", resource_config())
-    return found, failure
+    _write_json(config / "resourceconfig.json", resources)
 
 
 def training_environment(
-    app: LocalApp, name: str, hyperparameters: Mapping[str, str], found: list[str]
+    app: LocalApp,
+    name: str,
+    hyperparameters: Mapping[str, str],
+    found: list[str],
+    *,
+    current_host: str = CURRENT_HOST,
+    hosts: list[str] | None = None,
+    gpu_count: int = 0,
 ) -> dict[str, str]:
     """TRAINING_JOB_NAME/ARN, AWS_REGION and the training toolkit's SM_* variables."""
     region = app.region
@@ -185,10 +258,11 @@ def training_environment(
         "SM_OUTPUT_DATA_DIR": f"{OPT_ML}/output/data",
         "SM_CHANNELS": json.dumps(found),
         "SM_HPS": json.dumps(decoded),
-        "SM_HOSTS": json.dumps([CURRENT_HOST]),
-        "SM_CURRENT_HOST": CURRENT_HOST,
+        "SM_HOSTS": json.dumps(hosts or [CURRENT_HOST]),
+        "SM_CURRENT_HOST": current_host,
+        "SM_NETWORK_INTERFACE_NAME": NETWORK_INTERFACE,
         "SM_NUM_CPUS": str(os.cpu_count() or 1),
-        "SM_NUM_GPUS": "0",
+        "SM_NUM_GPUS": str(gpu_count),
     }
     if region:
         env["AWS_REGION"] = region
@@ -203,7 +277,7 @@ def _env_suffix(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_]", "_", name).upper()
 
 
-def _base_environment() -> dict[str, str]:
+def base_environment() -> dict[str, str]:
     return {"HOME": CONTAINER_HOME}
 
 
@@ -224,14 +298,19 @@ def aws_environment(app: LocalApp) -> tuple[dict[str, str], list[Mount]]:
 
 
 def training_spec(
-    app: LocalApp, hyperparameters: Mapping[str, str], user_env: Mapping[str, str]
+    app: LocalApp,
+    hyperparameters: Mapping[str, str],
+    user_env: Mapping[str, str],
+    *,
+    gpus: int = 0,
+    sharded: bool = False,
 ) -> tuple[RunSpec, Path]:
     """`docker run -v test_dir:/opt/ml IMAGE train`, laid out; and the failure file."""
     name = job_name(app.app_name)
-    found, failure = prepare_training(app, hyperparameters, name)
+    found, failure = prepare_training(app, hyperparameters, name, gpus=gpus, sharded=sharded)
     env = {
-        **_base_environment(),
-        **training_environment(app, name, hyperparameters, found),
+        **base_environment(),
+        **training_environment(app, name, hyperparameters, found, gpu_count=num_gpus(gpus)),
         **user_env,
     }
     spec = RunSpec(
@@ -242,6 +321,7 @@ def training_spec(
         mounts=[Mount(str(app.test_dir.resolve()), OPT_ML)],
         environment=env,
         user=invoking_user(),
+        gpus=gpus,
     )
     return spec, failure
 
@@ -327,7 +407,7 @@ def processing_spec(app: LocalApp, file: str, user_env: Mapping[str, str]) -> Ru
             Mount(str((test_dir / "output").resolve()), f"{OPT_ML}/output"),
             *aws_mounts,
         ],
-        environment={**_base_environment(), **aws_env, **user_env},
+        environment={**base_environment(), **aws_env, **user_env},
         user=invoking_user(),
     )
 
@@ -342,7 +422,7 @@ def run_spec(app: LocalApp, command: list[str], user_env: Mapping[str, str]) -> 
         app_name=app.app_name,
         kind="run",
         mounts=[Mount(str(test_dir.resolve()), OPT_ML), *aws_mounts],
-        environment={**_base_environment(), **aws_env, **user_env},
+        environment={**base_environment(), **aws_env, **user_env},
         user=invoking_user(),
     )
 
@@ -357,7 +437,7 @@ def serving_spec(app: LocalApp, user_env: Mapping[str, str]) -> RunSpec:
         app_name=app.app_name,
         kind="serve",
         mounts=[Mount(str(model.resolve()), f"{OPT_ML}/model")],
-        environment={**_base_environment(), **user_env},
+        environment={**base_environment(), **user_env},
         user=invoking_user(),
     )
 

@@ -24,13 +24,48 @@ def push_image(
 ) -> str:
     """Tag `local_image` as `remote_repository:tag` and push it; return the pushed reference.
 
-    `sink` receives one line per layer status change (not every progress tick).
+    `sink` receives one line per layer status change (not every progress tick). A failed or
+    interrupted push takes back the registry tag it added, so no `<registry>/<image>:<tag>`
+    is left on the local image.
     """
     image = require_image(engine, local_image)
     remote = f"{remote_repository}:{tag}"
+    already_tagged = remote in (image.tags or [])
     with docker_errors(f"tagging {local_image} as {remote}"):
         image.tag(remote_repository, tag=tag)
+    try:
+        _push(engine, remote_repository, tag, auth_config, sink)
+    except BaseException:
+        if not already_tagged:
+            _untag(engine, remote)
+        raise
+    return remote
+
+
+def _untag(engine: Any, ref: str) -> None:
+    """Remove the tag `ref` only (the image keeps its other tags and its layers)."""
+    import contextlib
+
+    import docker.errors
+
+    # best effort: the push's own error is the one to report
+    with contextlib.suppress(docker.errors.DockerException, OSError):
+        engine.images.remove(ref, noprune=True)
+
+
+def _push(
+    engine: Any,
+    remote_repository: str,
+    tag: str,
+    auth_config: dict[str, str],
+    sink: ProgressSink | None,
+) -> None:
+    from easy_sm.docker.engine_api import STREAM_SILENCE_TIMEOUT
+
+    remote = f"{remote_repository}:{tag}"
     seen: dict[str, str] = {}
+    # progress arrives all along a push: only a long silence means the engine is stuck
+    engine.api.timeout = max(engine.api.timeout or 0, STREAM_SILENCE_TIMEOUT)
     with docker_errors(f"docker push {remote}"):
         for event in engine.api.push(
             remote_repository, tag=tag, auth_config=auth_config, stream=True, decode=True
@@ -43,7 +78,6 @@ def push_image(
             if sink and status and seen.get(layer) != status:
                 seen[layer] = status
                 sink(f"{layer}: {status}" if layer else status)
-    return remote
 
 
 def _push_hint(detail: str) -> str:

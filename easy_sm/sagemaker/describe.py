@@ -6,6 +6,7 @@ Summaries are plain dicts (what `--json` prints); `render_*` turn them into line
 
 from __future__ import annotations
 
+import contextlib
 import json
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -271,11 +272,18 @@ def tuning_summary(described: dict[str, Any], region: str) -> dict[str, Any]:
     }
 
 
-def describe_job_by_name(sm: SageMakerClient, name: str, region: str) -> dict[str, Any]:
+def describe_job_by_name(
+    sm: SageMakerClient, logs: CloudWatchLogsClient, name: str, region: str
+) -> dict[str, Any]:
+    """The summary of the job `name`; for a job that failed or was stopped, with the last
+    log lines (`logs_tail`), which usually say why."""
     kind, described = find_any_job(sm, name)
     if kind == "tuning":
         return tuning_summary(described, region)
-    return job_summary(kind, described, region)
+    summary = job_summary(kind, described, region)
+    if summary["status"] in ("Failed", "Stopped"):
+        summary["logs_tail"] = last_log_lines(logs, LOG_GROUPS[kind], f"{name}/")
+    return summary
 
 
 def _when(value: object) -> str:
@@ -335,7 +343,14 @@ def render_job(summary: dict[str, Any]) -> list[str]:
         lines.append(f"  warm pool:   {state}" + (f" ({', '.join(extra)})" if extra else ""))
     lines.append(f"  console:     {summary['links']['job']}")
     lines.append(f"  logs:        {summary['links']['logs']}")
+    lines.extend(_tail_lines(summary.get("logs_tail")))
     return lines
+
+
+def _tail_lines(tail: list[str] | None) -> list[str]:
+    if not tail:
+        return []
+    return [f"last {len(tail)} log lines:", *(f"  {line}" for line in tail)]
 
 
 def _render_tuning(summary: dict[str, Any]) -> list[str]:
@@ -373,24 +388,20 @@ def failure_report(
 ) -> list[str]:
     """What goes on stderr when a waited-on job did not complete: its summary, then the last
     log lines. Never raises: a failing report must not hide the job's own failure."""
-    lines = render_job(job_summary(kind.name, described, region))
-    if logs is None:
-        return lines
-    name = str(described.get(kind.name_param, ""))
-    try:
-        tail = last_log_lines(logs, LOG_GROUPS[kind.name], f"{name}/")
-    except (EasySmError, botocore.exceptions.BotoCoreError):
-        tail = []  # the job's failure is the error to report, not this
-    if tail:
-        lines.append(f"last {len(tail)} log lines:")
-        lines.extend(f"  {line}" for line in tail)
-    return lines
+    summary = job_summary(kind.name, described, region)
+    if logs is not None:
+        name = str(described.get(kind.name_param, ""))
+        # the job's failure is the error to report, not a failure to read its logs
+        with contextlib.suppress(EasySmError, botocore.exceptions.BotoCoreError):
+            summary["logs_tail"] = last_log_lines(logs, LOG_GROUPS[kind.name], f"{name}/")
+    return render_job(summary)
 
 
 # -- endpoints ---------------------------------------------------------------------------------
 def _config_history(tags: list[dict[str, Any]]) -> list[str] | None:
-    """The endpoint configs recorded in the config-history tag (a JSON list of names or of
-    objects with a name, or a comma-separated list), or None without the tag."""
+    """The endpoint configs the endpoint ran before, oldest first, from the config-history tag
+    (space-separated names, as `deploy` writes them; a JSON list or commas are read too), or
+    None without the tag."""
     value = next((t.get("Value", "") for t in tags if t.get("Key") == CONFIG_HISTORY_TAG), None)
     if value is None:
         return None
@@ -406,7 +417,7 @@ def _config_history(tags: list[dict[str, Any]]) -> list[str] | None:
             if item:
                 names.append(str(item))
         return names
-    return [part.strip() for part in str(parsed).replace(";", ",").split(",") if part.strip()]
+    return str(parsed).replace(",", " ").replace(";", " ").split()
 
 
 def endpoint_summary(
@@ -510,7 +521,8 @@ def render_endpoint(summary: dict[str, Any]) -> list[str]:
     )
     lines.append(f"  config:      {summary['config']}")
     if summary["config_history"]:
-        lines.append(f"  history:     {' <- '.join(reversed(summary['config_history']))}")
+        earlier = ", ".join(reversed(summary["config_history"]))
+        lines.append(f"  earlier:     {earlier} (newest first)")
     for v in summary["variants"]:
         if v["serverless"]:
             what = "serverless " + _pairs(dict(v["serverless"]))
@@ -540,7 +552,5 @@ def render_endpoint(summary: dict[str, Any]) -> list[str]:
         lines.append(f"  cost:        {pricing.NO_PRICE}")
     lines.append(f"  console:     {summary['links']['endpoint']}")
     lines.append(f"  logs:        {summary['links']['logs']}")
-    if summary["logs_tail"]:
-        lines.append(f"last {len(summary['logs_tail'])} log lines:")
-        lines.extend(f"  {line}" for line in summary["logs_tail"])
+    lines.extend(_tail_lines(summary["logs_tail"]))
     return lines

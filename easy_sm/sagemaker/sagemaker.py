@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING, Any
 
 from easy_sm import console
 from easy_sm.errors import UsageError
-from easy_sm.sagemaker import endpoints, jobs, processing, s3, training
+from easy_sm.sagemaker import endpoints, jobs, processing, s3, training, tuning
 from easy_sm.sagemaker.logs import LogTailer
-from easy_sm.sagemaker.names import sanitize
+from easy_sm.sagemaker.names import sanitize, validate_name
 from easy_sm.sagemaker.session import client, image_uri, make_session
 
 if TYPE_CHECKING:
@@ -121,10 +121,12 @@ class SageMakerClient:
         """Start a training job (and wait for it); return its model artifact S3 path. With
         `code` (--code), the archive goes to the output bucket and into the `code` channel;
         without, `check_image` runs once the request is valid (the stale-image warning)."""
-        training_spec = training.TrainingSpec(image_uri=self.image_uri, role_arn=self.role, **spec)
+        # the image URI asks STS for the account: only once every argument is valid
+        training_spec = training.TrainingSpec(image_uri="", role_arn=self.role, **spec)
         if code is not None:
             training_spec.code_s3 = self._code_uri(code, training_spec.output_s3, "-o")
         training.training_job_request(training_spec, "validation-only")  # before anything else
+        training_spec.image_uri = self.image_uri
         if code is not None:
             self._upload_code(code, training_spec.code_s3 or "")
         elif check_image is not None:
@@ -170,10 +172,14 @@ class SageMakerClient:
         """The summary of the training, processing, transform or tuning job `name`."""
         from easy_sm.sagemaker import describe
 
-        return describe.describe_job_by_name(self.sm, name, self.region)
+        validate_name(name, "-j/--job-name")
+
+        return describe.describe_job_by_name(self.sm, self.logs, name, self.region)
 
     def describe_endpoint(self, name: str) -> dict[str, Any]:
         from easy_sm.sagemaker import describe
+
+        validate_name(name, "-n/--endpoint-name")
 
         return describe.endpoint_summary(self.sm, self.autoscaling, self.logs, name, self.region)
 
@@ -197,11 +203,47 @@ class SageMakerClient:
         return training.list_training_jobs(self.sm, max_results)
 
     def get_model_artifacts(self, job_name: str) -> str:
+        validate_name(job_name, "-j/--job-name")
         return training.model_artifacts(self.sm, job_name)
 
+    def model_summary(self, job_name: str) -> dict[str, Any]:
+        """A training job's model path, status and final metrics (FinalMetricDataList)."""
+        described = training.describe_training_job(self.sm, job_name)
+        return {
+            "TrainingJobName": job_name,
+            "TrainingJobStatus": described.get("TrainingJobStatus"),
+            "S3ModelArtifacts": (described.get("ModelArtifacts") or {}).get("S3ModelArtifacts"),
+            "FinalMetricDataList": described.get("FinalMetricDataList", []),
+            "HyperParameters": described.get("HyperParameters", {}),
+        }
+
     def stop_training_job(self, job_name: str) -> str:
+        validate_name(job_name, "-j/--training-job-name")
         training.stop_training_job(self.sm, job_name)
         return job_name
+
+    # tuning --------------------------------------------------------------------------------
+    def tune(self, *, wait: bool = True, **spec: Any) -> str:
+        """Start a hyperparameter tuning job (and wait for it, showing its training jobs);
+        return the best training job's name (without waiting: the tuning job's name)."""
+        training_fields = {k: spec.pop(k) for k in list(spec) if k in _TRAINING_FIELDS}
+        tuning_spec = tuning.TuningSpec(
+            training=training.TrainingSpec(image_uri="", role_arn=self.role, **training_fields),
+            **spec,
+        )
+        tuning.tuning_job_request(tuning_spec, "validation-only")  # before the first AWS call
+        tuning_spec.training.image_uri = self.image_uri
+        name = tuning.start_tuning_job(self.sm, tuning_spec)
+        console.info(f"started tuning job {name}")
+        if not wait:
+            console.info("not waiting; see it with: easy_sm list-tuning-jobs")
+            return name
+        best = tuning.wait_for_tuning_job(self.sm, name, tuning_spec.objective.metric)
+        console.info(f"best training job: {best}")
+        return best
+
+    def list_tuning_jobs(self, max_results: int) -> list[dict[str, Any]]:
+        return tuning.list_tuning_jobs(self.sm, max_results)
 
     # processing ----------------------------------------------------------------------------
     def process(
@@ -215,9 +257,7 @@ class SageMakerClient:
     ) -> str:
         """Start a processing job (and wait for it); return its name. With `code` (--code), the
         archive goes to the output (else input) bucket and into the `code` input."""
-        processing_spec = processing.ProcessingSpec(
-            image_uri=self.image_uri, role_arn=self.role, **spec
-        )
+        processing_spec = processing.ProcessingSpec(image_uri="", role_arn=self.role, **spec)
         if code is not None:
             where = processing_spec.output_s3 or processing_spec.input_s3
             if not where:
@@ -227,6 +267,7 @@ class SageMakerClient:
                 )
             processing_spec.code_s3 = self._code_uri(code, where, "-o/-i")
         processing.processing_job_request(processing_spec, "validation-only")
+        processing_spec.image_uri = self.image_uri  # (asks STS) once the arguments are valid
         if code is not None:
             self._upload_code(code, processing_spec.code_s3 or "")
         elif check_image is not None:
@@ -275,6 +316,7 @@ class SageMakerClient:
         return pricing.endpoint_costs(self.sm, self.cloudwatch, found, self.region, idle_hours)
 
     def delete_endpoint(self, name: str, *, delete_config: bool = False) -> str:
+        validate_name(name, "-n/--endpoint-name")
         config = endpoints.delete_endpoint(self.sm, name, delete_config=delete_config)
         console.info(f"deleted endpoint {name}" + (f" and its config {config}" if config else ""))
         return name
@@ -282,6 +324,7 @@ class SageMakerClient:
     def invoke(
         self, name: str, body: bytes, *, content_type: str, accept: str | None = None
     ) -> bytes:
+        validate_name(name, "-n/--endpoint-name")
         return endpoints.invoke_endpoint(
             self.runtime, name, body, content_type=content_type, accept=accept
         )
@@ -319,6 +362,7 @@ class SageMakerClient:
     def job_logs(self, job_name: str, *, follow: bool, sink: Callable[[str], None]) -> str:
         """Print a job's CloudWatch log lines through `sink` (and keep printing until it ends,
         with `follow`); return the job's final (or current) status."""
+        validate_name(job_name, "-j/--job-name")
         kind, described = jobs.find_job(self.sm, job_name)
         if follow and described.get(kind.status_key) not in jobs.TERMINAL:
             described = jobs.wait_for_job(self.sm, self.logs, kind, job_name, sink=sink)
@@ -328,6 +372,9 @@ class SageMakerClient:
                 f"({described.get(kind.status_key)}) yet"
             )
         return str(described.get(kind.status_key))
+
+
+_TRAINING_FIELDS = frozenset(training.TrainingSpec.__dataclass_fields__) - {"image_uri", "role_arn"}
 
 
 def iter_lines(items: list[dict[str, Any]], *keys: str) -> Iterator[str]:

@@ -7,6 +7,7 @@ AWS_ENDPOINT_URL (boto3's standard variable) is honoured, which is how tests rea
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import cache
@@ -56,11 +57,14 @@ def client(session: boto3.Session, service: str) -> Any:
 
     config = CLIENT_CONFIG
     attempts = os.environ.get("AWS_MAX_ATTEMPTS", "").strip()
-    if attempts.isdigit() and int(attempts) > 0:  # the AWS SDKs' own variable wins
-        retries = {"max_attempts": int(attempts), "mode": "adaptive"}
+    max_attempts = int(attempts) if attempts.isdigit() and int(attempts) > 0 else 10
+    if max_attempts != 10:  # the AWS SDKs' own variable wins
+        retries = {"max_attempts": max_attempts, "mode": "adaptive"}
         config = config.merge(botocore.config.Config(retries=retries))  # type: ignore[arg-type]
     made = session.client(service, config=config)  # type: ignore[call-overload]
-    made.meta.events.register_first("needs-retry", _say_retrying)
+    made.meta.events.register_first(
+        "needs-retry", functools.partial(_say_retrying, max_attempts=max_attempts)
+    )
     return made
 
 
@@ -73,11 +77,18 @@ _CONNECTION_ERRORS = (
 _said_retrying = False
 
 
-def _say_retrying(caught_exception: Exception | None = None, **kwargs: Any) -> None:
+def _say_retrying(
+    caught_exception: Exception | None = None,
+    attempts: int = 1,
+    max_attempts: int = 10,
+    **kwargs: Any,
+) -> None:
     """After the first failed attempt to reach AWS, one line; botocore then retries."""
     global _said_retrying
     if _said_retrying or not isinstance(caught_exception, _CONNECTION_ERRORS):
         return
+    if attempts >= max_attempts:
+        return  # no retry follows
     _said_retrying = True
     from easy_sm import console
 
@@ -97,13 +108,18 @@ def _one_line(text: str) -> str:
     by its title instead of dumped."""
     import re
 
-    if re.search(r"<\s*(html|!doctype|body|head)\b", text, re.IGNORECASE):
+    page = re.search(r"<\s*(html|!doctype|body|head)\b", text, re.IGNORECASE)
+    if page:
         title = re.search(r"<title[^>]*>(.*?)</title>", text, re.IGNORECASE | re.DOTALL)
         heading = re.search(r"<h1[^>]*>(.*?)</h1>", text, re.IGNORECASE | re.DOTALL)
         found = title or heading
         summary = re.sub(r"<[^>]+>", " ", found.group(1)) if found else ""
         summary = " ".join(summary.split())[:120]
-        return f"an HTML page instead of an AWS answer{f' ({summary})' if summary else ''}"
+        page_text = f"an HTML page{f' ({summary})' if summary else ''}"
+        before = " ".join(text[: page.start()].split()).rstrip(" :\"'")
+        if before:  # e.g. a model container's error page quoted in AWS's own message
+            return f"{before}: {page_text}"
+        return f"{page_text} instead of an AWS answer"
     return " ".join(text.split())
 
 
@@ -174,7 +190,7 @@ def translate_client_error(exc: Exception, action: str) -> AwsError:
         error = exc.response.get("Error", {})
         code = str(error.get("Code", "Unknown"))
         message = _one_line(str(error.get("Message", ""))) or code
-        if message.startswith("an HTML page"):
+        if message.startswith("an HTML page") and message.endswith(("answer", ")")):
             status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", "?")
             return AwsError(
                 f"{action} failed (HTTP {status}): the endpoint answered {message}",

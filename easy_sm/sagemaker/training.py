@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from easy_sm import console
 from easy_sm.errors import AwsError, JobFailedError, UsageError
+from easy_sm.metrics import Metric, definitions
 from easy_sm.sagemaker.jobs import TRAINING, describe_job
 from easy_sm.sagemaker.names import s3_uri, unique_name, validate_name
 from easy_sm.sagemaker.session import aws_errors
@@ -41,6 +42,8 @@ class TrainingSpec:
     spot: bool = False
     max_wait_seconds: int | None = None
     checkpoint_s3: str | None = None
+    input_sharded: bool = False
+    metrics: list[Metric] = field(default_factory=list)
     code_s3: str | None = None  # --code: the code archive, as the `code` channel
     keep_alive_seconds: int | None = None  # --keep-alive: warm pool
 
@@ -60,14 +63,14 @@ def parse_channels(items: list[str] | None) -> dict[str, str]:
     return channels
 
 
-def _channel(name: str, uri: str) -> dict[str, Any]:
+def _channel(name: str, uri: str, sharded: bool = False) -> dict[str, Any]:
     return {
         "ChannelName": name,
         "DataSource": {
             "S3DataSource": {
                 "S3DataType": "S3Prefix",
                 "S3Uri": uri,
-                "S3DataDistributionType": "FullyReplicated",
+                "S3DataDistributionType": "ShardedByS3Key" if sharded else "FullyReplicated",
             }
         },
         "InputMode": "File",
@@ -104,7 +107,11 @@ def training_job_request(spec: TrainingSpec, job_name: str) -> dict[str, Any]:
         "TrainingJobName": job_name,
         "AlgorithmSpecification": {"TrainingImage": spec.image_uri, "TrainingInputMode": "File"},
         "RoleArn": spec.role_arn,
-        "InputDataConfig": [_channel(name, uri) for name, uri in channels.items()],
+        "InputDataConfig": [
+            # every host needs all of the code: --input-sharded splits the data channels only
+            _channel(name, uri, spec.input_sharded and name != CODE_CHANNEL)
+            for name, uri in channels.items()
+        ],
         "OutputDataConfig": {"S3OutputPath": spec.output_s3},
         "ResourceConfig": {
             "InstanceType": spec.instance_type,
@@ -114,6 +121,8 @@ def training_job_request(spec: TrainingSpec, job_name: str) -> dict[str, Any]:
         "StoppingCondition": stopping,
         "HyperParameters": spec.hyperparameters,
     }
+    if spec.metrics:
+        request["AlgorithmSpecification"]["MetricDefinitions"] = definitions(spec.metrics)
     if spec.environment:
         request["Environment"] = spec.environment
     if spec.tags:
@@ -196,6 +205,11 @@ def model_artifacts(sm: SageMakerClient, job_name: str) -> str:
         f"training job {job_name} is {status}: {reason}",
         "train again, or pick a completed job (easy_sm list-training-jobs)",
     )
+
+
+def describe_training_job(sm: SageMakerClient, job_name: str) -> dict[str, Any]:
+    """The training job as DescribeTrainingJob answers (FinalMetricDataList included)."""
+    return describe_job(sm, TRAINING, job_name)
 
 
 def stop_training_job(sm: SageMakerClient, job_name: str) -> None:

@@ -5,7 +5,6 @@ how to look at it; HTML error pages are summarised, AWS text kept on one line.""
 from __future__ import annotations
 
 import json
-import threading
 from pathlib import Path
 
 import boto3
@@ -76,15 +75,17 @@ def test_losing_aws_while_waiting_for_a_job_says_it_may_still_run_and_how_to_loo
         job = get_backend("sagemaker")[ACCOUNT][REGION].training_jobs[name]  # type: ignore[index]
         job.training_job_status = "InProgress"
 
-        def cut() -> None:
-            nonlocal stopped
-            server.stop()
-            stopped = True
+        from easy_sm.sagemaker import waiting
 
-        timer = threading.Timer(1.0, cut)
-        timer.start()
+        def cut(seconds: float) -> None:
+            """The wait loop's first pause: the job was seen running; now AWS goes away."""
+            nonlocal stopped
+            if not stopped:
+                server.stop()
+                stopped = True
+
+        monkeypatch.setattr(waiting, "sleep", cut)
         result = runner.invoke(app, ["logs", "-j", name, "--follow"])
-        timer.join()
     finally:
         if not stopped:
             server.stop()
@@ -123,3 +124,19 @@ def test_aws_error_text_is_forced_onto_one_line() -> None:
     text = str(session.translate_client_error(exc, "sagemaker:CreateModel"))
     assert "\n" not in text and "\r" not in text
     assert "bad value for Name" in text
+
+
+def test_an_html_page_quoted_in_an_aws_message_keeps_the_message() -> None:
+    import botocore.exceptions
+
+    text = (
+        'Received server error (500) from primary with message "<html>\n<head><title>500 '
+        'Internal Server Error</title></head><body>boom</body></html>". See the logs.'
+    )
+    exc = botocore.exceptions.ClientError(
+        {"Error": {"Code": "ModelError", "Message": text}}, "InvokeEndpoint"
+    )
+    line = str(session.translate_client_error(exc, "sagemaker:InvokeEndpoint"))
+    assert "\n" not in line and "<" not in line
+    assert "Received server error (500) from primary" in line
+    assert "500 Internal Server Error" in line

@@ -51,7 +51,8 @@ def test_local_train_code_runs_the_changed_code_and_plain_train_the_baked_one(
     # the channel is gone afterwards: a later run without --code must not pick it up
     assert not (project / TEST_DIR / "input" / "data" / "code").exists()
 
-    result = runner.invoke(app, ["local", "train"])
+    # --no-build: the image as it is (without it, local train would rebuild it first)
+    result = runner.invoke(app, ["local", "train", "--no-build"])
     assert result.exit_code == 0, result.stderr
     assert (model / "model.joblib").is_file()
     assert not (model / "changed.txt").exists()  # the image's own (unchanged) code ran

@@ -294,7 +294,7 @@ def make_endpoint(name: str) -> None:
     arn = sm.create_endpoint(EndpointName=name, EndpointConfigName=f"{name}-cfg-2")["EndpointArn"]
     sm.add_tags(
         ResourceArn=arn,
-        Tags=[{"Key": "easy_sm:config-history", "Value": json.dumps([f"{name}-cfg-1"])}],
+        Tags=[{"Key": "easy_sm:config-history", "Value": f"{name}-cfg-0 {name}-cfg-1"}],
     )
     aws("application-autoscaling").register_scalable_target(
         ServiceNamespace="sagemaker",
@@ -319,7 +319,7 @@ def test_describe_endpoint_shows_variants_autoscaling_capture_history_cost_and_l
     out = result.stdout
     assert out.startswith("endpoint ep: InService\n")
     assert "  config:      ep-cfg-2\n" in out
-    assert "  history:     ep-cfg-1\n" in out
+    assert "  earlier:     ep-cfg-1, ep-cfg-0 (newest first)\n" in out
     assert "  variant AllTraffic: ml.m5.large  instances 2 (desired 2)" in out
     assert "autoscaling 1-4" in out
     assert "  data capture: on" in out and "-> s3://my-bkt/capture" in out
@@ -337,7 +337,7 @@ def test_describe_endpoint_json(runner: CliRunner, project: Path) -> None:
     assert result.exit_code == 0, result.stderr
     summary = json.loads(result.stdout)
     assert summary["variants"][0]["autoscaling"] == {"min": 1, "max": 4}
-    assert summary["config_history"] == ["ep2-cfg-1"]
+    assert summary["config_history"] == ["ep2-cfg-0", "ep2-cfg-1"]
     assert summary["hourly_cost"] == pytest.approx(0.23)
     assert summary["logs_tail"] == []
 
@@ -514,3 +514,21 @@ def test_failed_processing_job_prints_its_summary_and_log_tail_before_the_error(
     assert "  reason:      AlgorithmError: KeyError: 'label'\n" in err
     assert "last 2 log lines:\n  reading input\n  KeyError: 'label'\n" in err
     assert err.index("last 2 log lines") < err.index("error: processing job prep-")
+
+
+def test_describe_a_failed_job_shows_its_last_log_lines(runner: CliRunner, project: Path) -> None:
+    create_training_job("iris-failed", count=1)
+    job = sm_backend().training_jobs["iris-failed"]
+    shape_training_job(job, status="Failed", billable=30)
+    job.failure_reason = "AlgorithmError: out of memory"
+    put_logs(
+        "/aws/sagemaker/TrainingJobs",
+        "iris-failed/algo-1-1700000000",
+        ["loading data", "MemoryError"],
+    )
+    result = invoke(runner, "describe", "-j", "iris-failed")
+    assert result.exit_code == 0, result.stderr
+    assert "  reason:      AlgorithmError: out of memory\n" in result.stdout
+    assert result.stdout.endswith("last 2 log lines:\n  loading data\n  MemoryError\n")
+    summary = json.loads(invoke(runner, "describe", "-j", "iris-failed", "--json").stdout)
+    assert summary["logs_tail"] == ["loading data", "MemoryError"]

@@ -63,10 +63,12 @@ def test_local_train_writes_the_model_with_the_given_hyperparameters(
     own_project: Path, runner: CliRunner, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(own_project)
-    (own_project / "hps.json").write_text(json.dumps({"max_iter": 150, "C": 9}))
+    # outside the project: a file in the build context would make the image stale
+    hps_file = own_project.parent / "hps.json"
+    hps_file.write_text(json.dumps({"max_iter": 150, "C": 9}))
     result = runner.invoke(
         app,
-        ["local", "train", "--hyperparameters-file", "hps.json", "--hyperparameters", "C=0.5"],
+        ["local", "train", "--hyperparameters-file", str(hps_file), "--hyperparameters", "C=0.5"],
     )
     assert result.exit_code == 0, result.stderr
     test_dir = own_project / TEST_DIR
@@ -74,7 +76,7 @@ def test_local_train_writes_the_model_with_the_given_hyperparameters(
     assert (test_dir / "model" / "model.joblib").is_file()
     metadata = json.loads((test_dir / "model" / "metadata.json").read_text())
     assert metadata["hyperparameters"] == {"max_iter": "150", "C": "0.5"}
-    assert "trained on 150 rows, C=0.5, max_iter=150" in result.stderr
+    assert "trained on 120 rows (30 held out for validation), C=0.5, max_iter=150" in result.stderr
     config = test_dir / "input" / "config"
     assert json.loads((config / "hyperparameters.json").read_text()) == {
         "max_iter": "150",
@@ -415,11 +417,11 @@ def test_local_deploy_of_a_crashing_server_shows_its_log_and_cleans_up(
 # --- errors ----------------------------------------------------------------------------
 
 
-def test_local_train_without_a_built_image_says_to_build(
+def test_local_train_no_build_without_a_built_image_says_to_build(
     own_project: Path, runner: CliRunner, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(own_project)
-    result = runner.invoke(app, ["--docker-tag", "never-built", "local", "train"])
+    result = runner.invoke(app, ["--docker-tag", "never-built", "local", "train", "--no-build"])
     assert result.exit_code == 5
     assert "image ex-app:never-built not found" in result.stderr
     assert "easy_sm build" in result.stderr

@@ -4,7 +4,8 @@ behind (no file in the project or HOME, no AWS resource).
 
 To add a case, append a `Bad(...)` to CASES: the id, the argv, the exit code, a fragment the
 error line must contain, and optionally `files` (written into the working dir first) or
-`aws=True` (the case runs against a fresh moto server and checks no AWS resource appeared).
+`aws=True` (the case runs against a fresh moto server and checks no AWS resource appeared), or
+`offline=True` (AWS cannot be reached: a case that calls AWS before it validates gets exit 4).
 Cases that need the Docker engine live in tests/integration/test_bad_inputs_docker.py.
 """
 
@@ -23,6 +24,9 @@ ROLE = "arn:aws:iam::123456789012:role/sm"
 CONFIG = '{"image_name": "app", "easy_sm_module_dir": "", "python_version": "3.11"}\n'
 PROJECT = {"app.json": CONFIG.encode()}
 TRANSFORM = ["batch-transform", "-a", "app", "-m", "s3://bucket/model.tar.gz", "-e", "ml.m5.large"]
+TRAIN = ["train", "-a", "app", "-n", "j", "-e", "ml.m5.large", "-r", ROLE]
+TUNE = ["tune", "-a", "app", "-n", "j", "-e", "ml.m5.large", "-r", ROLE, "-i", "s3://bucket/in"]
+PROCESS = ["process", "-a", "app", "-f", "p.py", "-e", "ml.m5.large", "-n", "j", "-r", ROLE]
 DEPLOY = ["deploy", "-a", "app", "-m", "s3://bucket/model.tar.gz", "-e", "ml.m5.large", "-r", ROLE]
 
 
@@ -34,6 +38,7 @@ class Bad:
     says: str
     files: dict[str, bytes] = field(default_factory=dict)
     aws: bool = False
+    offline: bool = False
 
 
 CASES = [
@@ -41,7 +46,7 @@ CASES = [
     Bad("option-value-out-of-range", ["deploy", "-c", "0"], 2, "'-c'"),
     Bad("unknown-command", ["trian"], 2, "no such command 'trian'"),
     Bad("unknown-command-suggests", ["local", "traim"], 2, "did you mean 'train'"),
-    Bad("unknown-option", ["local", "train", "-c", "0"], 2, "no such option: -c"),
+    Bad("unknown-option", ["local", "train", "-z", "0"], 2, "no such option: -z"),
     Bad("unknown-option-suggests", ["build", "--platfrm", "x"], 2, "did you mean --platform"),
     Bad("missing-option", ["local", "process"], 2, "missing option '--file'"),
     # -- values ending in a newline (item 9)
@@ -110,6 +115,86 @@ CASES = [
         aws=True,
     ),
     Bad("deploy-bad-endpoint-name", [*DEPLOY, "-n", "bad_name"], 2, "endpoint", PROJECT, aws=True),
+    Bad(
+        "train-bad-output-uri-offline",
+        [*TRAIN, "-i", "s3://bucket/in", "-o", "not-an-uri"],
+        2,
+        "not-an-uri",
+        PROJECT,
+        offline=True,
+    ),
+    Bad(
+        "process-bad-input-uri-offline",
+        [*PROCESS, "-i", "not-an-uri"],
+        2,
+        "not-an-uri",
+        {**PROJECT, "easy_sm_base/processing/p.py": b"print(1)\n"},
+        offline=True,
+    ),
+    Bad(
+        "delete-endpoint-bad-name-offline",
+        ["delete-endpoint", "-a", "app", "-n", "bad name"],
+        2,
+        "-n/--endpoint-name",
+        PROJECT,
+        offline=True,
+    ),
+    Bad(
+        "logs-bad-job-name-offline",
+        ["logs", "-a", "app", "-j", "a b"],
+        2,
+        "-j",
+        PROJECT,
+        offline=True,
+    ),
+    Bad(
+        "tune-bad-output-uri-offline",
+        [*TUNE, "-o", "not-an-uri", "--objective", "v:acc", "--range", "C=continuous:0:1"],
+        2,
+        "not-an-uri",
+        PROJECT,
+        offline=True,
+    ),
+    Bad(
+        "describe-bad-job-offline",
+        ["describe", "-a", "app", "-j", "a b"],
+        2,
+        "-j",
+        PROJECT,
+        offline=True,
+    ),
+    Bad(
+        "describe-bad-endpoint-offline",
+        ["describe", "-a", "app", "-n", "a b"],
+        2,
+        "-n/--endpoint-name",
+        PROJECT,
+        offline=True,
+    ),
+    Bad(
+        "invoke-bad-endpoint-offline",
+        ["invoke", "-a", "app", "-n", "a b", "-f", "app.json", "--content-type", "text/csv"],
+        2,
+        "-n/--endpoint-name",
+        PROJECT,
+        offline=True,
+    ),
+    Bad(
+        "get-model-artifacts-bad-job-offline",
+        ["get-model-artifacts", "-a", "app", "-j", "a b"],
+        2,
+        "-j/--job-name",
+        PROJECT,
+        offline=True,
+    ),
+    Bad(
+        "stop-training-job-bad-name-offline",
+        ["stop-training-job", "-a", "app", "-j", "a b"],
+        2,
+        "-j/--training-job-name",
+        PROJECT,
+        offline=True,
+    ),
 ]
 
 
@@ -118,6 +203,7 @@ def _write(root: Path, files: dict[str, bytes]) -> None:
         if name.endswith("/"):
             (root / name.rstrip("/")).mkdir()
         else:
+            (root / name).parent.mkdir(parents=True, exist_ok=True)
             (root / name).write_bytes(content)
 
 
@@ -143,10 +229,17 @@ def _aws_state() -> dict[str, Any]:
 
 @pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
 def test_bad_input_gives_one_error_line_its_exit_code_and_leaves_nothing(
-    case: Bad, isolated: Path, runner: CliRunner, request: pytest.FixtureRequest
+    case: Bad,
+    isolated: Path,
+    runner: CliRunner,
+    request: pytest.FixtureRequest,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     if case.aws:
         request.getfixturevalue("moto")
+    if case.offline:
+        monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # nothing answers there
+        monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
     _write(isolated, case.files)
     home = Path.home()
     before = _tree(isolated, home)

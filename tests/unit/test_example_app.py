@@ -86,3 +86,20 @@ def test_train_entry_point_writes_the_failure_file_and_exits_non_zero(tmp_path: 
     assert done.returncode != 0
     failure = (root / "output" / "failure").read_text()
     assert failure.startswith("ValueError: could not convert string to float: 'not-a-number'")
+
+
+def test_training_holds_out_a_validation_split_and_prints_metric_lines(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from easy_sm import metrics
+
+    training = load(TEMPLATE / "training" / "training.py", "example_training3")
+    training.train(str(DATA), str(tmp_path / "model"), {"C": "0.5"})
+    metadata = json.loads((tmp_path / "model" / "metadata.json").read_text())
+    assert (metadata["rows"], metadata["validation_rows"]) == (150, 30)
+    scanner = metrics.MetricScanner(metrics.parse(None))
+    scanner.feed(capsys.readouterr().out.encode())
+    found = scanner.finish()
+    assert found["validation:accuracy"] == round(metadata["validation_accuracy"], 4)
+    assert found["train:accuracy"] == round(metadata["train_accuracy"], 4)
+    assert found["validation:accuracy"] > 0.8

@@ -1,0 +1,158 @@
+"""`easy_sm tune` and `easy_sm list-tuning-jobs`: SageMaker hyperparameter tuning jobs, run with
+the same training flags as `easy_sm train`. stdout carries only each command's result."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated, Any
+
+import typer
+
+from easy_sm import console
+from easy_sm.commands.cloud_common import print_json, sagemaker_client, when
+from easy_sm.commands.helpers import parse_key_values
+from easy_sm.commands.options import (
+    AppNameOption,
+    BaseJobNameOption,
+    ChannelOption,
+    CheckpointOption,
+    Ec2TypeOption,
+    EnvOption,
+    HyperparametersFileOption,
+    HyperparametersOption,
+    IamRoleOption,
+    InstanceCountOption,
+    JsonOption,
+    MaximizeOption,
+    MaxJobsOption,
+    MaxRunOption,
+    MaxWaitOption,
+    MetricOption,
+    NoWaitOption,
+    ObjectiveOption,
+    RangeOption,
+    RangesFileOption,
+    SpotOption,
+    TagOption,
+    TrainInputOption,
+    TrainOutputOption,
+    UnusedRoleOption,
+    VolumeOption,
+)
+
+
+def tune(
+    input_s3_dir: TrainInputOption,
+    output_s3_dir: TrainOutputOption,
+    ec2_type: Ec2TypeOption,
+    base_job_name: BaseJobNameOption,
+    objective: ObjectiveOption,
+    maximize: MaximizeOption = True,
+    range_: RangeOption = None,
+    ranges_file: RangesFileOption = None,
+    strategy: Annotated[
+        str,
+        typer.Option("--strategy", help="Search strategy: Bayesian, Random, Grid or Hyperband."),
+    ] = "Bayesian",
+    max_jobs: MaxJobsOption = None,
+    max_parallel: Annotated[
+        int, typer.Option("--max-parallel", min=1, help="Training jobs to run at once.")
+    ] = 1,
+    early_stopping: Annotated[
+        bool,
+        typer.Option("--early-stopping", help="Let SageMaker stop unpromising training jobs."),
+    ] = False,
+    iam_role_arn: IamRoleOption = None,
+    app_name: AppNameOption = None,
+    instance_count: InstanceCountOption = 1,
+    no_wait: NoWaitOption = False,
+    hyperparameters: HyperparametersOption = None,
+    hyperparameters_file: HyperparametersFileOption = None,
+    channel: ChannelOption = None,
+    env: EnvOption = None,
+    volume_size: VolumeOption = 30,
+    max_run: MaxRunOption = 24 * 3600,
+    spot: SpotOption = False,
+    max_wait: MaxWaitOption = None,
+    checkpoint_s3_uri: CheckpointOption = None,
+    tag: TagOption = None,
+    metric: MetricOption = None,
+) -> None:
+    """Run a hyperparameter tuning job; print the best job.
+
+    Waits, showing each training job's status and objective on stderr, then prints the best
+    training job's name (with --no-wait: the tuning job's name).
+
+    \b
+    Example: easy_sm tune -i s3://b/data -o s3://b/out -e ml.m5.large -n my-app \\
+      --range C=continuous:0.01:10:log --objective validation:accuracy --max-jobs 8
+    """
+    from easy_sm import hyperparameters as hps
+    from easy_sm import metrics, search_space
+    from easy_sm.sagemaker.training import parse_channels
+
+    ranges = search_space.parse_ranges(range_, ranges_file)
+    spec = {
+        "input_s3": input_s3_dir,
+        "output_s3": output_s3_dir,
+        "instance_type": ec2_type,
+        "base_job_name": base_job_name,
+        "instance_count": instance_count,
+        "hyperparameters": hps.parse(hyperparameters, hyperparameters_file),
+        "channels": parse_channels(channel),
+        "environment": parse_key_values(env, "--env", env_keys=True),
+        "tags": parse_key_values(tag, "--tag"),
+        "volume_size_gb": volume_size,
+        "max_run_seconds": max_run,
+        "spot": spot,
+        "max_wait_seconds": max_wait,
+        "checkpoint_s3": checkpoint_s3_uri,
+        "metrics": metrics.with_objective(metrics.parse(metric), objective),
+        "ranges": ranges,
+        "objective": search_space.Objective(objective, maximize),
+        "strategy": search_space.check_strategy(strategy, ranges),
+        "max_jobs": max_jobs,
+        "max_parallel": max_parallel,
+        "early_stopping": early_stopping,
+    }
+    sagemaker = sagemaker_client(app_name, iam_role_arn, needs_role=True)
+    console.result(sagemaker.tune(wait=not no_wait, **spec))
+
+
+def list_tuning_jobs(
+    app_name: AppNameOption = None,
+    max_results: Annotated[
+        int, typer.Option("--max-results", "-m", min=1, help="How many recent jobs to show.")
+    ] = 5,
+    as_json: JsonOption = False,
+    iam_role_arn: UnusedRoleOption = None,
+) -> None:
+    """List recent tuning jobs, newest first.
+
+    Plain lines are `name  status  created`.
+
+    Example: easy_sm list-tuning-jobs -m 10 --json
+    """
+    found = sagemaker_client(app_name).list_tuning_jobs(max_results)
+    if as_json:
+        print_json(found)
+        return
+    for job in found:
+        console.result(
+            f"{job.get('HyperParameterTuningJobName')}  {job.get('HyperParameterTuningJobStatus')}"
+            f"  {when(job.get('CreationTime'))}"
+        )
+
+
+_COMMANDS: dict[str, tuple[Callable[..., None], dict[str, Any]]] = {
+    "tune": (tune, {}),
+    "list-tuning-jobs": (list_tuning_jobs, {}),
+}
+COMMANDS = tuple(_COMMANDS)
+
+
+def register(app: typer.Typer, only: str | None = None) -> None:
+    """Add this module's commands (or just `only`) to the root app."""
+    for name, (function, settings) in _COMMANDS.items():
+        if only is None or name == only:
+            app.command(name, **settings)(function)
