@@ -70,6 +70,12 @@ class _ErrorBoundaryGroup(TyperGroup):
             )
             raise typer.Exit(1) from None
 
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        from easy_sm.commands.help_text import tidy
+
+        command = super().get_command(ctx, cmd_name)
+        return tidy(command) if command is not None else None
+
     def main(
         self,
         args: Sequence[str] | None = None,
@@ -158,6 +164,7 @@ def main(
         str | None,
         typer.Option(
             "--docker-tag",
+            metavar="TAG",
             help="Docker image tag to use (default: the config's docker_tag, else 'latest').",
         ),
     ] = None,

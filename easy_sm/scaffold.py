@@ -17,7 +17,7 @@ from importlib import resources
 from pathlib import Path
 
 from easy_sm.config.config import BASE_DIR_NAME, Config, ConfigManager, validate
-from easy_sm.errors import ConfigError
+from easy_sm.errors import ConfigError, UsageError
 
 # Files of easy_sm_base/ that belong to easy_sm, not to the user: `update-scripts` refreshes
 # them. Everything else (training.py, inference.py, processing/, Dockerfile, test data) is the
@@ -104,26 +104,30 @@ def create_project(project_dir: Path, answers: InitAnswers, *, force: bool = Fal
     and a `.dockerignore` (if missing) into `project_dir`."""
     project_dir = project_dir.resolve()
     config_path = project_dir / f"{answers.app_name}.json"
-    config = validate(
-        Config(
-            image_name=answers.app_name.lower(),
-            aws_profile=answers.aws_profile,
-            aws_region=answers.aws_region,
-            python_version=answers.python_version,
-            easy_sm_module_dir=answers.module_dir,
-            requirements_dir=answers.requirements,
-        ).to_dict(),
-        config_path.name,
-        project_dir,
-    )
+    try:
+        config = validate(
+            Config(
+                image_name=answers.app_name.lower(),
+                aws_profile=answers.aws_profile,
+                aws_region=answers.aws_region,
+                python_version=answers.python_version,
+                easy_sm_module_dir=answers.module_dir,
+                requirements_dir=answers.requirements,
+            ).to_dict(),
+            config_path.name,
+            project_dir,
+        )
+    except ConfigError as exc:
+        raise _as_answer_error(exc, config_path.name) from None
     module_path = (project_dir / answers.module_dir).resolve()
     base = module_path / BASE_DIR_NAME
     existing = [p for p in (config_path, base) if p.exists()]
     if existing and not force:
         names = " and ".join(str(p.relative_to(project_dir)) for p in existing)
         raise ConfigError(
-            f"{names} already exist(s)",
-            "pass --force to replace (the old files are kept as *.bak-<timestamp>)",
+            f"{names} already {'exist' if len(existing) > 1 else 'exists'}",
+            "pass --force to replace (the old files are kept as *.bak-<timestamp>), "
+            "or choose another --app-name",
         )
     if module_path.exists() and not module_path.is_dir():
         raise ConfigError(
@@ -168,6 +172,28 @@ def create_project(project_dir: Path, answers: InitAnswers, *, force: bool = Fal
     manager.save(config)
     result.written.insert(0, config_path)
     return result
+
+
+# init's answers, by the config field they become (so an error names what the user typed,
+# not a file that was never written).
+_FLAG_OF = {
+    "image_name": "--app-name",
+    "aws_region": "--aws-region",
+    "python_version": "--python-version",
+    "easy_sm_module_dir": "--source-dir",
+    "requirements_dir": "--requirements",
+}
+_FLAG_HINTS = {"aws_region": "pass a region such as --aws-region eu-west-1"}
+
+
+def _as_answer_error(exc: ConfigError, source: str) -> UsageError | ConfigError:
+    for name, flag in _FLAG_OF.items():
+        prefix = f"{source} -> {name}: "
+        if exc.message.startswith(prefix):
+            return UsageError(
+                f"{flag} {exc.message.removeprefix(prefix)}", _FLAG_HINTS.get(name, exc.hint)
+            )
+    return exc
 
 
 def _write_new_file(path: Path, text: str) -> None:

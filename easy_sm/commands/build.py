@@ -17,7 +17,11 @@ if TYPE_CHECKING:
 
 PlatformOption = Annotated[
     str,
-    typer.Option("--platform", help="Target platform of the image (SageMaker runs linux/amd64)."),
+    typer.Option(
+        "--platform",
+        metavar="OS/ARCH",
+        help="Target platform of the image (SageMaker runs linux/amd64).",
+    ),
 ]
 
 
@@ -36,10 +40,15 @@ def build(
         bool, typer.Option("--quiet", "-q", help="Do not stream the build log.")
     ] = False,
 ) -> None:
-    """Build the app's Docker image ({image_name}:{tag}); prints the image reference.
+    """Build the app's Docker image.
 
-    The build log goes to stderr. Context: the project folder, filtered by .dockerignore (local
-    test data, .git and virtual environments are always left out).
+    Prints the image reference ({image_name}:{tag}); the build log goes to stderr. Context: the
+    project folder, filtered by .dockerignore (local test data, .git and virtual environments
+    are always left out).
+
+    \b
+    Example:
+        easy_sm build --no-cache
     """
     from easy_sm.docker.build import default_sink, platform_supported
     from easy_sm.docker.engine import connect
@@ -54,8 +63,9 @@ def build(
     project = load_project(app_name)
     request = project_build_request(project, platform=platform)
     request.nocache = no_cache
+    engine = connect()  # before the status line: it must not promise a build Docker refuses
     console.info(f"building {project.image} for {platform} from {project.project_dir}")
-    build_labelled(connect(), request, sink=default_sink(quiet or console.verbosity.quiet))
+    build_labelled(engine, request, sink=default_sink(quiet or console.verbosity.quiet))
     console.info(f"built {project.image}")
     console.result(project.image)
 

@@ -29,7 +29,14 @@ def upload_data(
     app_name: AppNameOption = None,
     iam_role_arn: UnusedRoleOption = None,
 ) -> None:
-    """Upload a folder to S3 (concurrently, skipping unchanged files); print the S3 prefix."""
+    """Upload a local folder to S3.
+
+    Concurrently, skipping files already there unchanged; prints the S3 prefix.
+
+    \b
+    Example:
+        easy_sm upload-data -i data/ -t s3://my-bucket/datasets/v1
+    """
     sagemaker = sagemaker_client(app_name)
     console.result(sagemaker.upload_data(input_dir, target_dir))
 

@@ -10,6 +10,7 @@ import typer
 
 from easy_sm import console
 from easy_sm.commands.cloud_common import print_json, sagemaker_client
+from easy_sm.commands.completion import complete_endpoint_name, complete_job_name
 from easy_sm.commands.options import AppNameOption, JsonOption
 from easy_sm.errors import UsageError
 
@@ -18,11 +19,22 @@ def describe(
     job_name: Annotated[
         str | None,
         typer.Option(
-            "--job-name", "-j", help="A training, processing, transform or tuning job's name."
+            "--job-name",
+            "-j",
+            metavar="JOB",
+            help="A training, processing, transform or tuning job's name.",
+            autocompletion=complete_job_name,
         ),
     ] = None,
     endpoint_name: Annotated[
-        str | None, typer.Option("--endpoint-name", "-n", help="An endpoint's name.")
+        str | None,
+        typer.Option(
+            "--endpoint-name",
+            "-n",
+            metavar="NAME",
+            help="An endpoint's name.",
+            autocompletion=complete_endpoint_name,
+        ),
     ] = None,
     as_json: JsonOption = False,
     app_name: AppNameOption = None,

@@ -38,7 +38,14 @@ def deploy(
     instance_count: InstanceCountOption = 1,
     timeout: TimeoutOption = 1800,
 ) -> None:
-    """Deploy (or update) a provisioned endpoint; wait until InService; print its name."""
+    """Deploy a model to a SageMaker endpoint.
+
+    Creates (or updates) a provisioned endpoint, waits until it is InService and prints its name.
+
+    \b
+    Example:
+        easy_sm deploy -n my-endpoint -e ml.m5.large -m s3://my-bucket/models/iris/model.tar.gz
+    """
     from easy_sm.sagemaker.endpoints import instance_variant
 
     variant = instance_variant(instance_type, instance_count)
@@ -60,7 +67,14 @@ def deploy_serverless(
     ] = 5,
     timeout: TimeoutOption = 1800,
 ) -> None:
-    """Deploy (or update) a serverless endpoint; wait until InService; print its name."""
+    """Deploy a model to a serverless endpoint.
+
+    Creates (or updates) a serverless endpoint, waits until it is InService and prints its name.
+
+    \b
+    Example:
+        easy_sm deploy-serverless -n my-endpoint -s 2048 -m s3://my-bucket/model.tar.gz
+    """
     from easy_sm.sagemaker.endpoints import serverless_variant
 
     variant = serverless_variant(memory_size_in_mb, max_concurrency)
@@ -79,10 +93,14 @@ def list_endpoints(
         int, typer.Option("--idle-hours", min=1, max=1440, help="With --cost: idle window.")
     ] = 24,
 ) -> None:
-    """List endpoints, newest first: `name  status  created` per line (or --json).
+    """List endpoints, newest first.
 
-    With --cost: `name  $/h  ≈ $/month  idle|N invocations` per InService endpoint.
-    Example: easy_sm list-endpoints --cost --idle-hours 48
+    One `name  status  created` line per endpoint (or --json). With --cost:
+    `name  $/h  ≈ $/month  idle|N invocations` per InService endpoint.
+
+    \b
+    Example:
+        easy_sm list-endpoints --cost --idle-hours 48
     """
     sagemaker = sagemaker_client(app_name)
     found = sagemaker.list_endpoints()
@@ -109,7 +127,14 @@ def delete_endpoint(
     ] = False,
     iam_role_arn: UnusedRoleOption = None,
 ) -> None:
-    """Delete an endpoint (and with --delete-config its config); print its name."""
+    """Delete an endpoint.
+
+    With --delete-config also its endpoint config; prints the endpoint's name.
+
+    \b
+    Example:
+        easy_sm delete-endpoint -n my-endpoint --delete-config
+    """
     console.result(
         sagemaker_client(app_name).delete_endpoint(endpoint_name, delete_config=delete_config)
     )
@@ -127,7 +152,14 @@ def invoke(
     accept: Annotated[str | None, typer.Option("--accept", help="MIME type wanted back.")] = None,
     app_name: AppNameOption = None,
 ) -> None:
-    """Send a request to an endpoint; print the response body."""
+    """Send a request to an endpoint and print the answer.
+
+    The request body comes from --file or stdin; the response body goes to stdout.
+
+    \b
+    Example:
+        easy_sm invoke -n my-endpoint --content-type text/csv < request.csv
+    """
     if file is not None:
         try:
             body = file.read_bytes()

@@ -75,40 +75,77 @@ def _ask_app_name() -> str:
             console.info(str(exc))
 
 
+def _ask_source_dir() -> str:
+    """The folder of an existing project's code: one that exists, or a new one confirmed."""
+    while True:
+        folder = str(typer.prompt("Folder where your code lives (e.g. src)", err=True)).strip()
+        path = Path(folder).expanduser()
+        if not folder:
+            continue
+        if path.is_dir():
+            return folder
+        if path.exists():
+            console.info(f"{folder} is a file, not a folder")
+            continue
+        if typer.confirm(f"{folder} does not exist: create it?", default=False, err=True):
+            return folder
+
+
+def _ask_region() -> str:
+    from easy_sm.config.config import AWS_REGION_RE
+
+    while True:
+        region = str(typer.prompt("AWS region", default=default_region(), err=True)).strip()
+        if AWS_REGION_RE.fullmatch(region):
+            return region
+        console.info(f"{region!r} is not an AWS region (e.g. eu-west-1)")
+
+
 def register(app: typer.Typer) -> None:
     app.command(name="init")(init)
 
 
 def init(
     app_name: Annotated[
-        str | None, typer.Option("--app-name", "-a", help="Name of the app (and its image).")
+        str | None,
+        typer.Option("--app-name", "-a", metavar="NAME", help="Name of the app (and its image)."),
     ] = None,
     python_version: Annotated[
         str | None,
         typer.Option(
-            "--python-version", help=f"Python for the image: {', '.join(PYTHON_VERSIONS)}."
+            "--python-version",
+            metavar="3.X",
+            help=f"Python for the image: {', '.join(PYTHON_VERSIONS)}.",
         ),
     ] = None,
     aws_profile: Annotated[
         str | None,
         typer.Option(
-            "--aws-profile", help="AWS profile to use ('' for the default credential chain)."
+            "--aws-profile",
+            metavar="PROFILE",
+            help="AWS profile to use ('' for the default credential chain).",
         ),
     ] = None,
     aws_region: Annotated[
-        str | None, typer.Option("--aws-region", help="AWS region, e.g. eu-west-1.")
+        str | None,
+        typer.Option("--aws-region", metavar="REGION", help="AWS region, e.g. eu-west-1."),
     ] = None,
     source_dir: Annotated[
         str | None,
         typer.Option(
             "--source-dir",
+            metavar="DIR",
             help="Existing project: the folder of your code that gets easy_sm_base/. "
             "Default (new project): a folder named after the app.",
         ),
     ] = None,
     requirements: Annotated[
         str | None,
-        typer.Option("--requirements", help="Path of the requirements file (created if missing)."),
+        typer.Option(
+            "--requirements",
+            metavar="FILE",
+            help="Path of the requirements file (created if missing).",
+        ),
     ] = None,
     yes: Annotated[
         bool, typer.Option("--yes", "-y", help="Take defaults for every answer not given.")
@@ -118,7 +155,16 @@ def init(
         typer.Option("--force", help="Replace an existing config/easy_sm_base (old kept as .bak)."),
     ] = False,
 ) -> None:
-    """Create {app}.json and the easy_sm_base/ template (a working example app)."""
+    """Create a new app: its config and a working example.
+
+    Writes {app}.json and {module}/easy_sm_base/ (the template: a scikit-learn example app you
+    replace with your code). Asks for what flags do not give, unless --yes; prints the config's
+    name.
+
+    \b
+    Example:
+        easy_sm init --app-name demo --python-version 3.11 --yes
+    """
     from easy_sm.scaffold import InitAnswers, create_project
 
     interactive = not yes and stdin_is_terminal()
@@ -134,7 +180,7 @@ def init(
         and interactive
         and not typer.confirm("Are you starting a new project?", default=True, err=True)
     ):
-        source_dir = typer.prompt("Folder where your code lives (e.g. src)", err=True).strip()
+        source_dir = _ask_source_dir()
     module_dir = (source_dir or name).strip().rstrip("/") or name
 
     if python_version is None:
@@ -158,11 +204,7 @@ def init(
         else:
             aws_profile = ""
     if aws_region is None:
-        aws_region = (
-            typer.prompt("AWS region", default=default_region(), err=True).strip()
-            if interactive
-            else default_region()
-        )
+        aws_region = _ask_region() if interactive else default_region()
     if requirements is None:
         requirements = (
             typer.prompt(
@@ -186,5 +228,19 @@ def init(
     )
     for backup in result.backups:
         console.info(f"kept the previous version as {backup.name}")
-    console.info(f"created {result.base_dir} — next: `easy_sm build` then `easy_sm local train`")
+    _summarize(result.written, Path.cwd())
     console.result(result.config_path.name)
+
+
+def _summarize(written: list[Path], project_dir: Path) -> None:
+    """What init wrote and the next three commands, on stderr (stdout: the config's name)."""
+    console.info("wrote:")
+    for path in written:
+        shown = path.relative_to(project_dir) if path.is_relative_to(project_dir) else path
+        console.info(f"  {shown}{'/' if path.is_dir() else ''}")
+    console.info(
+        "next:\n"
+        "  easy_sm build          # build the image (the first build takes about 2 min)\n"
+        "  easy_sm local train    # train on local_test/test_dir, prints the model folder\n"
+        "  easy_sm local deploy   # serve it on http://127.0.0.1:8080 (stop: easy_sm local stop)"
+    )

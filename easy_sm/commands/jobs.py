@@ -29,6 +29,7 @@ from easy_sm.commands.options import (
     HyperparametersOption,
     IamRoleOption,
     InstanceCountOption,
+    JobNameOption,
     JsonOption,
     LogsOption,
     MaxRunOption,
@@ -41,6 +42,7 @@ from easy_sm.commands.options import (
     ShardedOption,
     SpotOption,
     TagOption,
+    TrainingJobNameOption,
     TrainInputOption,
     TrainOutputOption,
     UnusedRoleOption,
@@ -87,7 +89,14 @@ def train(
         ),
     ] = None,
 ) -> None:
-    """Train on SageMaker; wait (streaming logs) and print the model's S3 path."""
+    """Train on SageMaker.
+
+    Waits for the job (its logs on stderr) and prints the model's S3 path.
+
+    \b
+    Example:
+        easy_sm train -n iris -e ml.m5.large -i s3://my-bucket/data -o s3://my-bucket/models
+    """
     from easy_sm import hyperparameters as hps
     from easy_sm import metrics
     from easy_sm.sagemaker.training import parse_channels
@@ -158,7 +167,14 @@ def batch_transform(
     accept: Annotated[str | None, typer.Option("--accept", help="MIME type of the output.")] = None,
     logs: LogsOption = True,
 ) -> None:
-    """Run a batch transform job; print its name (with --wait, once it completed)."""
+    """Run a batch transform job on SageMaker.
+
+    Prints the job's name (with --wait, once it has completed).
+
+    \b
+    Example:
+        easy_sm batch-transform -e ml.m5.large -m s3://b/model.tar.gz -i s3://b/in -o s3://b/out
+    """
     if split_type is not None and split_type not in SPLIT_TYPES:
         raise UsageError(
             f"--split-type {split_type!r} is not a split type", "use " + ", ".join(SPLIT_TYPES)
@@ -245,7 +261,14 @@ def process(
     tag: TagOption = None,
     code: CodeOption = False,
 ) -> None:
-    """Run a script of easy_sm_base/processing/ as a processing job; print the job name."""
+    """Run a processing script on SageMaker.
+
+    Runs easy_sm_base/processing/FILE as a processing job and prints the job's name.
+
+    \b
+    Example:
+        easy_sm process -f process_data.py -n prep -e ml.m5.large -i s3://b/raw -o s3://b/clean
+    """
     from easy_sm.sagemaker.processing import process_arguments
 
     project = load_project(app_name)
@@ -294,7 +317,15 @@ def run(
     tag: TagOption = None,
     code: CodeOption = False,
 ) -> None:
-    """Run any command in the app's image as a processing job: easy_sm run -e TYPE -- CMD..."""
+    """Run any command in the app's image on SageMaker.
+
+    Runs it as a processing job (everything after `--` is passed untouched) and prints the job's
+    name.
+
+    \b
+    Example:
+        easy_sm run -e ml.m5.large -- python -c 'import sklearn; print(sklearn.__version__)'
+    """
     _processing(
         ["run", *command],
         app_name=app_name,
@@ -326,7 +357,14 @@ def list_training_jobs(
     as_json: JsonOption = False,
     iam_role_arn: UnusedRoleOption = None,
 ) -> None:
-    """List recent training jobs, newest first: `name  status  created` (or names with -n)."""
+    """List recent training jobs, newest first.
+
+    One `name  status  created` line per job (only names with -n, or --json).
+
+    \b
+    Example:
+        easy_sm list-training-jobs -m 5 -n
+    """
     found = sagemaker_client(app_name).list_training_jobs(max_results)
     if as_json:
         print_json(found)
@@ -342,9 +380,7 @@ def list_training_jobs(
 
 
 def get_model_artifacts(
-    training_job_name: Annotated[
-        str, typer.Option("--training-job-name", "-j", help="The training job's name.")
-    ],
+    training_job_name: TrainingJobNameOption,
     app_name: AppNameOption = None,
     iam_role_arn: UnusedRoleOption = None,
     as_json: Annotated[
@@ -354,7 +390,15 @@ def get_model_artifacts(
         ),
     ] = False,
 ) -> None:
-    """Print the S3 path of a completed training job's model.tar.gz."""
+    """Print the S3 path of a training job's model.
+
+    The job must have completed; the path is its model.tar.gz (with --json: also its status
+    and final metrics).
+
+    \b
+    Example:
+        easy_sm get-model-artifacts -j iris-20261126-101500-1a2b
+    """
     sagemaker = sagemaker_client(app_name)
     if as_json:
         print_json(sagemaker.model_summary(training_job_name))
@@ -363,25 +407,35 @@ def get_model_artifacts(
 
 
 def logs(
-    job_name: Annotated[
-        str, typer.Option("--job-name", "-j", help="Training, processing or transform job.")
-    ],
+    job_name: JobNameOption,
     follow: Annotated[
         bool, typer.Option("--follow", "-f", help="Keep printing until the job ends.")
     ] = False,
     app_name: AppNameOption = None,
 ) -> None:
-    """Print a job's CloudWatch log lines on stdout (with --follow, until it ends)."""
+    """Print a job's CloudWatch log lines.
+
+    On stdout; with --follow, until the job ends.
+
+    \b
+    Example:
+        easy_sm logs -j iris-20261126-101500-1a2b --follow
+    """
     sagemaker_client(app_name).job_logs(job_name, follow=follow, sink=console.result)
 
 
 def stop_training_job(
-    job_name: Annotated[
-        str, typer.Option("--training-job-name", "-j", help="The training job to stop.")
-    ],
+    job_name: TrainingJobNameOption,
     app_name: AppNameOption = None,
 ) -> None:
-    """Ask SageMaker to stop a training job; print its name."""
+    """Stop a training job on SageMaker.
+
+    Asks SageMaker to stop it and prints its name.
+
+    \b
+    Example:
+        easy_sm stop-training-job -j iris-20261126-101500-1a2b
+    """
     console.result(sagemaker_client(app_name).stop_training_job(job_name))
 
 

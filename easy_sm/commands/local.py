@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shlex
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -30,14 +31,15 @@ if TYPE_CHECKING:
     from easy_sm.docker.multihost import MultiHostJob
 
 local_app = typer.Typer(
-    help="Run the app's image locally, exactly as SageMaker would: train, process, run, "
-    "deploy, stop, tune.",
+    help="Run the app's image on this machine, as SageMaker would.",
     no_args_is_help=True,
 )
 
 PortOption = Annotated[
     int,
-    typer.Option("--port", "-p", min=1, max=65535, help="Port on 127.0.0.1 to serve on."),
+    typer.Option(
+        "--port", "-p", min=1, max=65535, metavar="PORT", help="Port on 127.0.0.1 to serve on."
+    ),
 ]
 LocalInstanceCountOption = Annotated[
     int,
@@ -53,6 +55,9 @@ LocalInstanceCountOption = Annotated[
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the root app."""
+    from easy_sm.commands import local_inspect
+
+    local_inspect.register(local_app)
     app.add_typer(local_app, name="local")
 
 
@@ -75,8 +80,26 @@ def _local_app(app_name: str | None, *, no_build: bool = True) -> LocalApp:
 
 
 def _announce(spec: RunSpec) -> None:
-    console.info(f"running {spec.image} {' '.join(spec.command)} ({spec.name})")
+    console.info(f"running {spec.image} {shlex.join(spec.command)} ({spec.name})")
     console.detail(shlex.join(spec.docker_argv()))
+
+
+def _failed(what: str, code: int, report: Path, rerun: str) -> JobFailedError:
+    """One line: what failed, the first line of the container's failure/message file, and
+    where its full text is (the output itself was already shown live, once)."""
+    from easy_sm.docker.local_mode import read_text_head
+
+    lines = read_text_head(report).splitlines()
+    message = f"{what} failed (exit {code})"
+    if lines:
+        return JobFailedError(
+            f"{message}: {lines[0]}",
+            f"full text in {report}; fix it, then run `{rerun}` again",
+            exit_code=code,
+        )
+    return JobFailedError(
+        message, f"see the output above; fix it, then run `{rerun}` again", exit_code=code
+    )
 
 
 def _container_output() -> Sink:
@@ -109,10 +132,15 @@ def train(
     metric: MetricOption = None,
     with_code: CodeOption = False,
 ) -> None:
-    """Train locally: `IMAGE train` with test_dir mounted at /opt/ml; prints the model folder
-    (or model.tar.gz with --package-model).
+    """Train locally, in the app's image.
 
-    Example: easy_sm local train -c 3 --input-sharded --hyperparameters epochs=2
+    Runs `IMAGE train` with local_test/test_dir mounted at /opt/ml, as SageMaker would, and
+    prints the model folder (or model.tar.gz with --package-model).
+
+    \b
+    Example:
+        easy_sm local train --hyperparameters C=0.5
+        easy_sm local train -c 3 --input-sharded --hyperparameters epochs=2
     """
     from easy_sm import hyperparameters as hps
     from easy_sm import metrics
@@ -120,10 +148,7 @@ def train(
     from easy_sm.docker.local_mode import (
         package_model as make_tarball,
     )
-    from easy_sm.docker.local_mode import (
-        read_text_head,
-        training_spec,
-    )
+    from easy_sm.docker.local_mode import training_spec
 
     user_env = parse_key_values(env, "--env", env_keys=True)
     values = hps.parse(hyperparameters, hyperparameters_file)
@@ -159,9 +184,11 @@ def train(
             spec, failure_file = training_spec(
                 local, values, user_env, gpus=gpu_request, sharded=input_sharded
             )
-            _announce(spec)
             code = run_foreground(
-                spec, stdout=metrics.tee(sink, scanner, 1), stderr=metrics.tee(sink, scanner, 2)
+                spec,
+                stdout=metrics.tee(sink, scanner, 1),
+                stderr=metrics.tee(sink, scanner, 2),
+                on_start=lambda: _announce(spec),
             )
         scanner.finish()
         for line in scanner.report():
@@ -171,13 +198,7 @@ def train(
     finally:
         code_archive.remove_local_channel(local.test_dir)
     if code != 0:
-        reason = read_text_head(failure_file)
-        message = f"local training failed (container exit code {code})"
-        if reason:
-            message += f"; {failure_file}:\n{reason}"
-        raise JobFailedError(
-            message, "fix the error above, then run `easy_sm local train` again", exit_code=code
-        )
+        raise _failed("local training", code, failure_file, "easy_sm local train")
     model_dir = local.test_dir / "model"
     if package_model:
         console.result(str(make_tarball(local.test_dir)))
@@ -245,7 +266,10 @@ def process(
     file: Annotated[
         str,
         typer.Option(
-            "--file", "-f", help="Script in easy_sm_base/processing/ to run, e.g. process_data.py."
+            "--file",
+            "-f",
+            metavar="FILE",
+            help="Script in easy_sm_base/processing/ to run, e.g. process_data.py.",
         ),
     ],
     app_name: AppNameOption = None,
@@ -253,10 +277,17 @@ def process(
     gpus: GpusOption = None,
     no_build: NoBuildOption = False,
 ) -> None:
-    """Run a processing script locally (`IMAGE process FILE`); prints the output folder."""
+    """Run a processing script locally.
+
+    Runs `IMAGE process FILE` (FILE in easy_sm_base/processing/) and prints the output folder.
+
+    \b
+    Example:
+        easy_sm local process -f process_data.py
+    """
     from easy_sm.commands.build import ensure_fresh
     from easy_sm.docker.containers import parse_gpus, run_foreground
-    from easy_sm.docker.local_mode import processing_script, processing_spec, read_text_head
+    from easy_sm.docker.local_mode import processing_script, processing_spec
 
     user_env = parse_key_values(env, "--env", env_keys=True)
     gpu_request = parse_gpus(gpus)
@@ -265,16 +296,12 @@ def process(
     ensure_fresh(load_project(app_name), no_build=no_build)
     spec = processing_spec(local, file, user_env)
     spec.gpus = gpu_request
-    _announce(spec)
     sink = _container_output()
-    code = run_foreground(spec, stdout=sink, stderr=sink)
+    code = run_foreground(spec, stdout=sink, stderr=sink, on_start=lambda: _announce(spec))
     if code != 0:
         message_file = local.test_dir / "output" / "message"
-        message = f"local processing failed (container exit code {code})"
-        detail = read_text_head(message_file)
-        if detail:
-            message += f"; {message_file}:\n{detail}"
-        raise JobFailedError(message, "see the script's output above", exit_code=code)
+        rerun = shlex.join(["easy_sm", "local", "process", "-f", file])
+        raise _failed("local processing", code, message_file, rerun)
     console.result(str(local.test_dir / "processing" / "output"))
 
 
@@ -289,10 +316,14 @@ def run(
     gpus: GpusOption = None,
     no_build: NoBuildOption = False,
 ) -> None:
-    """Run any command in the image (`IMAGE run CMD...`), e.g. `easy_sm local run -- dbt run`.
+    """Run any command in the app's image locally.
 
     Everything after `--` is passed untouched. The command's stdout and stderr are passed
     through; easy_sm exits with the command's exit code.
+
+    \b
+    Example:
+        easy_sm local run -- python -c 'import sklearn; print(sklearn.__version__)'
     """
     from easy_sm.docker.containers import parse_gpus, run_foreground, stream_to
     from easy_sm.docker.local_mode import run_spec
@@ -304,8 +335,12 @@ def run(
     local = _local_app(app_name, no_build=no_build)
     spec = run_spec(local, command, user_env)
     spec.gpus = gpu_request
-    _announce(spec)
-    code = run_foreground(spec, stdout=stream_to(sys.stdout), stderr=stream_to(sys.stderr))
+    code = run_foreground(
+        spec,
+        stdout=stream_to(sys.stdout),
+        stderr=stream_to(sys.stderr),
+        on_start=lambda: _announce(spec),
+    )
     if code != 0:
         raise JobFailedError(f"command exited with code {code}", exit_code=code)
 
@@ -316,14 +351,26 @@ def deploy(
     port: PortOption = 8080,
     timeout: Annotated[
         float,
-        typer.Option("--timeout", min=1, help="Seconds to wait for GET /ping to answer 200."),
+        typer.Option(
+            "--timeout",
+            min=1,
+            metavar="SECONDS",
+            help="Seconds to wait for GET /ping to answer 200.",
+        ),
     ] = 300,
     env: EnvOption = None,
     gpus: GpusOption = None,
     no_build: NoBuildOption = False,
 ) -> None:
-    """Serve the model in test_dir/model on 127.0.0.1:PORT (`IMAGE serve`, detached); waits
-    until GET /ping answers 200, then prints the URL. Stop it with `easy_sm local stop`."""
+    """Serve the trained model locally.
+
+    Starts `IMAGE serve` (detached) with test_dir/model on 127.0.0.1:PORT, waits until GET /ping
+    answers 200 and prints the URL. Stop it with `easy_sm local stop`.
+
+    \b
+    Example:
+        easy_sm local deploy -p 8080
+    """
     from easy_sm.docker.containers import parse_gpus, start_server
     from easy_sm.docker.engine import connect
     from easy_sm.docker.local_mode import serving_spec
@@ -337,14 +384,19 @@ def deploy(
     model_dir = local.test_dir / "model"
     if not any(model_dir.iterdir()):
         console.warn(f"{model_dir} is empty: run `easy_sm local train` first")
-    _announce(spec)
-    console.info(f"waiting up to {timeout:g} s for http://127.0.0.1:{port}/ping")
+
+    def started() -> None:
+        _announce(spec)
+        console.info(f"waiting up to {timeout:g} s for http://127.0.0.1:{port}/ping")
+
     url = start_server(
         engine,
         spec,
         port,
         timeout=timeout,
         on_wait=lambda waited: console.info(f"  still waiting for /ping ({waited:.0f} s)"),
+        on_start=started,
+        on_log=console.info,
     )
     console.info(f"serving at {url} (stop it with `easy_sm local stop -p {port}`)")
     console.result(url)
@@ -355,10 +407,24 @@ def stop(
     app_name: AppNameOption = None,
     port: Annotated[
         int | None,
-        typer.Option("--port", "-p", min=1, max=65535, help="Only the deployment on this port."),
+        typer.Option(
+            "--port",
+            "-p",
+            min=1,
+            max=65535,
+            metavar="PORT",
+            help="Only the deployment on this port.",
+        ),
     ] = None,
 ) -> None:
-    """Stop this app's local deployments (all of them, or the one on -p PORT)."""
+    """Stop this app's local deployments.
+
+    All of them, or the one on -p PORT.
+
+    \b
+    Example:
+        easy_sm local stop -p 8080
+    """
     from easy_sm.commands.helpers import get_app_name
     from easy_sm.docker.containers import find_servers, stop_servers
     from easy_sm.docker.engine import connect

@@ -68,12 +68,14 @@ def tune(
     if canonical == "Grid" and max_jobs is None:
         max_jobs = search_space.grid_size(ranges)
     goal = search_space.Objective(objective, maximize)
+    definitions = metrics.with_objective(metrics.parse(metric), objective)
+    environment = parse_key_values(env, "--env", env_keys=True)
     tuning = local_tune.LocalTuning(
-        app=_local_app(app_name, no_build=no_build),
+        app=_local_app(app_name, no_build=no_build),  # rebuilt first if its sources changed
         objective=goal,
-        metrics=metrics.with_objective(metrics.parse(metric), objective),
+        metrics=definitions,
         static=static,
-        environment=parse_key_values(env, "--env", env_keys=True),
+        environment=environment,
         parallel=parallel,
     )
     candidates = search_space.trials(ranges, canonical, max_jobs or 10, seed)

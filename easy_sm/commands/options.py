@@ -7,19 +7,39 @@ from typing import Annotated
 
 import typer
 
+from easy_sm.commands.completion import (
+    complete_app_name,
+    complete_endpoint_name,
+    complete_job_name,
+    complete_training_job_name,
+)
+
 AppNameOption = Annotated[
     str | None,
-    typer.Option("--app-name", "-a", help="App name (default: the one *.json config here)."),
+    typer.Option(
+        "--app-name",
+        "-a",
+        metavar="APP",
+        help="App name (default: the one *.json config here).",
+        autocompletion=complete_app_name,
+    ),
 ]
 IamRoleOption = Annotated[
     str | None,
     typer.Option(
-        "--iam-role-arn", "-r", help="SageMaker execution role ARN (default: $SAGEMAKER_ROLE)."
+        "--iam-role-arn",
+        "-r",
+        metavar="ARN",
+        help="SageMaker execution role ARN (default: $SAGEMAKER_ROLE).",
     ),
 ]
 EnvOption = Annotated[
     list[str] | None,
-    typer.Option("--env", help="Environment variable KEY=VALUE for the container (repeatable)."),
+    typer.Option(
+        "--env",
+        metavar="KEY=VALUE",
+        help="Environment variable KEY=VALUE for the container (repeatable).",
+    ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of plain lines.")]
 HyperparametersOption = Annotated[
@@ -27,6 +47,7 @@ HyperparametersOption = Annotated[
     typer.Option(
         "--hyperparameters",
         "--hp",
+        metavar="KEY=VALUE",
         help="Hyperparameter KEY=VALUE, or @file.json (a JSON object); repeatable.",
     ),
 ]
@@ -34,6 +55,7 @@ HyperparametersFileOption = Annotated[
     Path | None,
     typer.Option(
         "--hyperparameters-file",
+        metavar="FILE",
         help="JSON object of hyperparameters (the --hyperparameters items win over it).",
     ),
 ]
@@ -59,45 +81,102 @@ InstanceCountOption = Annotated[
     int, typer.Option("--instance-count", "-c", min=1, help="Number of instances.")
 ]
 VolumeOption = Annotated[
-    int, typer.Option("--volume-size", min=1, help="EBS volume size per instance, in GB.")
+    int,
+    typer.Option("--volume-size", min=1, metavar="GB", help="EBS volume size per instance, in GB."),
 ]
 MaxRunOption = Annotated[
-    int, typer.Option("--max-run", min=1, help="Stop the job after this many seconds.")
+    int,
+    typer.Option(
+        "--max-run", min=1, metavar="SECONDS", help="Stop the job after this many seconds."
+    ),
 ]
 TagOption = Annotated[
-    list[str] | None, typer.Option("--tag", help="Tag KEY=VALUE for the job (repeatable).")
+    list[str] | None,
+    typer.Option("--tag", metavar="KEY=VALUE", help="Tag KEY=VALUE for the job (repeatable)."),
 ]
 TimeoutOption = Annotated[
     int,
-    typer.Option("--timeout", min=1, help="Seconds to wait for the endpoint to be InService."),
+    typer.Option(
+        "--timeout",
+        min=1,
+        metavar="SECONDS",
+        help="Seconds to wait for the endpoint to be InService.",
+    ),
 ]
 ModelOption = Annotated[
-    str, typer.Option("--s3-model-location", "-m", help="S3 path of the model.tar.gz.")
+    str,
+    typer.Option(
+        "--s3-model-location", "-m", metavar="S3_URI", help="S3 path of the model.tar.gz."
+    ),
 ]
 EndpointOption = Annotated[
-    str, typer.Option("--endpoint-name", "-n", help="Name of the SageMaker endpoint.")
+    str,
+    typer.Option(
+        "--endpoint-name",
+        "-n",
+        metavar="NAME",
+        help="Name of the SageMaker endpoint.",
+        autocompletion=complete_endpoint_name,
+    ),
+]
+TrainingJobNameOption = Annotated[
+    str,
+    typer.Option(
+        "--training-job-name",
+        "-j",
+        metavar="JOB",
+        help="The training job's name.",
+        autocompletion=complete_training_job_name,
+    ),
+]
+JobNameOption = Annotated[
+    str,
+    typer.Option(
+        "--job-name",
+        "-j",
+        metavar="JOB",
+        help="Training, processing or transform job.",
+        autocompletion=complete_job_name,
+    ),
 ]
 
 # -e is the instance type on every command; both long names work everywhere (the original
 # tool used --ec2-type for jobs and --instance-type for endpoints).
 Ec2TypeOption = Annotated[
     str,
-    typer.Option("--instance-type", "--ec2-type", "-e", help="Instance type, e.g. ml.m5.large."),
+    typer.Option(
+        "--instance-type",
+        "--ec2-type",
+        "-e",
+        metavar="TYPE",
+        help="Instance type, e.g. ml.m5.large.",
+    ),
 ]
 BaseJobNameOption = Annotated[
     str,
-    typer.Option("--base-job-name", "-n", help="Base of the job name (a timestamp is appended)."),
+    typer.Option(
+        "--base-job-name",
+        "-n",
+        metavar="NAME",
+        help="Base of the job name (a timestamp is appended).",
+    ),
 ]
 
 ProcessInputOption = Annotated[
     str | None,
-    typer.Option("--s3-input-location", "-i", help="S3 prefix copied to /opt/ml/processing/input."),
+    typer.Option(
+        "--s3-input-location",
+        "-i",
+        metavar="S3_URI",
+        help="S3 prefix copied to /opt/ml/processing/input.",
+    ),
 ]
 ProcessOutputOption = Annotated[
     str | None,
     typer.Option(
         "--s3-output-location",
         "-o",
+        metavar="S3_URI",
         help="S3 prefix that receives /opt/ml/processing/output.",
     ),
 ]

@@ -23,27 +23,35 @@ def register(app: typer.Typer) -> None:
 def push(
     app_name: AppNameOption = None,
     aws_region: Annotated[
-        str | None, typer.Option("--aws-region", "-r", help="AWS region (default: the config's).")
+        str | None,
+        typer.Option(
+            "--aws-region", "-r", metavar="REGION", help="AWS region (default: the config's)."
+        ),
     ] = None,
     iam_role_arn: Annotated[
         str | None,
-        typer.Option("--iam-role-arn", "-i", help="Assume this IAM role (via STS) to push."),
+        typer.Option(
+            "--iam-role-arn", "-i", metavar="ARN", help="Assume this IAM role (via STS) to push."
+        ),
     ] = None,
     external_id: Annotated[
         str | None,
-        typer.Option("--external-id", "-e", help="External id for --iam-role-arn."),
+        typer.Option("--external-id", "-e", metavar="ID", help="External id for --iam-role-arn."),
     ] = None,
     aws_profile: Annotated[
         str | None,
-        typer.Option("--aws-profile", "-p", help="AWS profile (default: the config's)."),
+        typer.Option(
+            "--aws-profile", "-p", metavar="PROFILE", help="AWS profile (default: the config's)."
+        ),
     ] = None,
     registry: Annotated[
         str | None,
         typer.Option(
             "--registry",
             envvar="EASY_SM_REGISTRY",
-            help="Push to this registry host[:port] instead of the one ECR names "
-            "(env: EASY_SM_REGISTRY). The login still comes from ECR.",
+            metavar="HOST[:PORT]",
+            help="Push to this registry host[:port] instead of the one ECR names (the "
+            "login still comes from ECR).",
         ),
     ] = None,
     force: Annotated[
@@ -51,8 +59,15 @@ def push(
         typer.Option("--force", help="Push even if the sources changed since the image was built."),
     ] = False,
 ) -> None:
-    """Push {image_name}:{tag} to the account's ECR repository (created if missing); prints
-    the full image URI."""
+    """Push the app's image to ECR.
+
+    Pushes {image_name}:{tag} to the account's ECR repository (created if missing) and prints
+    the full image URI.
+
+    \b
+    Example:
+        easy_sm push --aws-region eu-west-1
+    """
     from easy_sm.docker.engine import connect, require_image
     from easy_sm.docker.push import push_image
     from easy_sm.sagemaker.ecr import ensure_repository, registry_login

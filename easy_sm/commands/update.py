@@ -14,9 +14,14 @@ def register(app: typer.Typer) -> None:
 
 
 def update_scripts(app_name: AppNameOption = None) -> None:
-    """Refresh easy_sm's entry scripts in easy_sm_base/ (changed ones are backed up first).
+    """Refresh the scripts easy_sm manages in easy_sm_base/.
 
-    Prints one line per managed file: `unchanged|added|updated<TAB>path`.
+    Changed ones are backed up first; your code is never touched. Prints one line per managed
+    file: `unchanged|added|updated<TAB>path`.
+
+    \b
+    Example:
+        easy_sm update-scripts
     """
     from easy_sm.scaffold import update_scripts as refresh
 

@@ -183,8 +183,12 @@ def container_config(spec: RunSpec) -> dict[str, Any]:
     }
 
 
-def run_foreground(spec: RunSpec, *, stdout: Sink, stderr: Sink) -> int:
+def run_foreground(
+    spec: RunSpec, *, stdout: Sink, stderr: Sink, on_start: Callable[[], None] | None = None
+) -> int:
     """Run `spec` to completion, streaming its output live; return its exit code.
+    `on_start` is called once the container has started (so a status line never promises a
+    run that then fails to start).
 
     The container is removed afterwards. Ctrl-C stops it (SIGTERM, SIGKILL after 10 s),
     removes it and raises InterruptedByUser. A local engine is driven through its unix socket
@@ -196,7 +200,7 @@ def run_foreground(spec: RunSpec, *, stdout: Sink, stderr: Sink) -> int:
     if socket_path is None:
         from easy_sm.docker.engine import connect
 
-        return _run_foreground_sdk(connect(), spec, stdout=stdout, stderr=stderr)
+        return _run_foreground_sdk(connect(), spec, stdout=stdout, stderr=stderr, on_start=on_start)
     api = EngineApi(socket_path)
     api.ping()
     try:
@@ -206,6 +210,8 @@ def run_foreground(spec: RunSpec, *, stdout: Sink, stderr: Sink) -> int:
         raise InterruptedByUser(f"interrupted: removed container {spec.name}") from None
     try:
         api.start(container_id)
+        if on_start:
+            on_start()
         for stream, chunk in api.follow_logs(container_id):
             (stderr if stream == 2 else stdout)(chunk)
         return api.wait(container_id)
@@ -241,7 +247,14 @@ def check_can_run(image: str) -> None:
     api.require_image(image)
 
 
-def _run_foreground_sdk(engine: Any, spec: RunSpec, *, stdout: Sink, stderr: Sink) -> int:
+def _run_foreground_sdk(
+    engine: Any,
+    spec: RunSpec,
+    *,
+    stdout: Sink,
+    stderr: Sink,
+    on_start: Callable[[], None] | None = None,
+) -> int:
     """run_foreground through the Docker SDK (engines reached over TCP or SSH)."""
     container = _create(engine, spec)
     try:
@@ -250,6 +263,8 @@ def _run_foreground_sdk(engine: Any, spec: RunSpec, *, stdout: Sink, stderr: Sin
                 container.id, stdout=True, stderr=True, stream=True, logs=True, demux=True
             )
             container.start()
+            if on_start:
+                on_start()
             for out, err in stream:
                 if out:
                     stdout(out)
@@ -299,14 +314,21 @@ def find_servers(engine: Any, app_name: str, port: int | None = None) -> list[An
         return list(engine.containers.list(all=True, filters={"label": filters}))
 
 
-def tail_logs(container: Any, lines: int = LOG_TAIL) -> str:
+def tail_logs(container: Any, lines: int = LOG_TAIL, *, settle: float = 2.0) -> str:
+    """The container's last log lines. The engine may report a container as exited before
+    its log has been written out: an empty log is asked for again for up to `settle` s."""
     import docker.errors
 
-    try:
-        raw = container.logs(stdout=True, stderr=True, tail=lines)
-    except docker.errors.APIError:
-        return ""
-    return bytes(raw).decode("utf-8", "replace").rstrip()
+    deadline = time.monotonic() + settle
+    while True:
+        try:
+            raw = container.logs(stdout=True, stderr=True, tail=lines)
+        except docker.errors.APIError:
+            return ""
+        text = bytes(raw).decode("utf-8", "replace").rstrip()
+        if text or time.monotonic() >= deadline:
+            return text
+        time.sleep(0.2)
 
 
 def start_server(
@@ -316,10 +338,14 @@ def start_server(
     *,
     timeout: float,
     on_wait: Callable[[float], None] | None = None,
+    on_start: Callable[[], None] | None = None,
+    on_log: Callable[[str], None] | None = None,
 ) -> str:
     """Start the serving container detached on 127.0.0.1:`port`, wait until `GET /ping`
-    answers 200, and return its URL. If it exits or never turns healthy within `timeout`
-    seconds: its last log lines in a JobFailedError, and the container removed."""
+    answers 200, and return its URL. `on_start` is called once the container has started.
+    If it exits or never turns healthy within `timeout` seconds: its last log lines (each
+    repeated traceback once) go to `on_log`, the container is removed and a JobFailedError
+    raised."""
     import docker.errors
 
     if not port_is_free(port):
@@ -338,30 +364,68 @@ def start_server(
             if no_gpu_runtime(text):
                 raise gpu_runtime_missing() from None
             raise DockerError(f"starting {spec.image} failed: {text}") from None
+        if on_start:
+            on_start()
         _wait_for_ping(container, url, timeout, on_wait)
     except BaseException as exc:
         if isinstance(exc, KeyboardInterrupt):
             console.info(f"removing the serving container {spec.name}…")
-        logs = tail_logs(container)
+        logs = tail_logs(container) if isinstance(exc, _NotHealthy) else ""
         with docker_errors("removing the container"):
             _remove(container)
         if isinstance(exc, KeyboardInterrupt):
             raise InterruptedByUser("interrupted: the local deployment was removed") from None
         if isinstance(exc, _NotHealthy):
-            message = str(exc)
-            if logs:
-                message += f"\n--- last lines of the container's log ---\n{logs}"
-            raise JobFailedError(
-                message,
-                "fix the error in the log (model_fn in inference.py, a missing model in "
-                "test_dir/model: run `easy_sm local train` first), or raise --timeout",
-            ) from None
+            if logs and on_log:
+                on_log(f"--- last lines of the container's log ---\n{dedupe_tracebacks(logs)}\n---")
+            hint = (
+                "fix the error in the log above (model_fn in inference.py, a missing model "
+                "in test_dir/model: run `easy_sm local train` first)"
+            )
+            if not exc.exited:
+                hint += ", or raise --timeout"
+            raise JobFailedError(str(exc), hint) from None
         raise
     return url
 
 
 class _NotHealthy(Exception):
-    pass
+    def __init__(self, message: str, *, exited: bool) -> None:
+        super().__init__(message)
+        self.exited = exited  # the container ended (a longer --timeout would not help)
+
+
+def dedupe_tracebacks(text: str) -> str:
+    """`text` with each traceback block shown once: gunicorn workers that all fail to load
+    the model print the same traceback once per worker. A block is a `Traceback ...` line up
+    to its first unindented line (the exception), compared without its log prefix."""
+    lines = text.splitlines()
+    out: list[str] = []
+    seen: dict[tuple[str, ...], int] = {}
+    index = 0
+    while index < len(lines):
+        start = lines[index].find("Traceback (most recent call last):")
+        if start < 0:
+            out.append(lines[index])
+            index += 1
+            continue
+        end = index + 1
+        while end < len(lines) and lines[end][:1] in (" ", "\t"):
+            end += 1
+        end = min(end + 1, len(lines))  # the exception line itself
+        block = lines[index:end]
+        key = tuple(line.strip() for line in [block[0][start:], *block[1:]])
+        if key in seen:
+            seen[key] += 1
+        else:
+            seen[key] = 1
+            out.extend(block)
+        index = end
+    repeats = sum(count - 1 for count in seen.values())
+    if repeats:
+        times = "once more" if repeats == 1 else f"{repeats} more times"
+        out.append(f"(the same traceback was printed {times}: hidden)")
+    return "\n".join(out)
 
 
 def _wait_for_ping(
@@ -377,7 +441,10 @@ def _wait_for_ping(
         container.reload()
         if container.status in ("exited", "dead"):
             code = container.attrs.get("State", {}).get("ExitCode")
-            raise _NotHealthy(f"the serving container exited (code {code}) before /ping answered")
+            raise _NotHealthy(
+                f"the serving container exited (code {code}) before /ping answered",
+                exited=True,
+            )
         try:
             with urllib.request.urlopen(f"{url}/ping", timeout=2) as answer:
                 if answer.status == 200:
@@ -386,7 +453,9 @@ def _wait_for_ping(
             pass
         now = time.monotonic()
         if now >= deadline:
-            raise _NotHealthy(f"GET {url}/ping did not answer 200 within {timeout:g} s")
+            raise _NotHealthy(
+                f"GET {url}/ping did not answer 200 within {timeout:g} s", exited=False
+            )
         if on_wait and now - last_note >= 10:
             on_wait(now - started)
             last_note = now

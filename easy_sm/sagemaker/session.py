@@ -37,17 +37,40 @@ def make_session(profile: str | None = None, region: str | None = None) -> boto3
     credential chain; an empty region falls back to the environment / profile region."""
     try:
         session = boto3.Session(profile_name=profile or None, region_name=region or None)
-    except botocore.exceptions.ProfileNotFound:
-        raise AwsError(
-            f"AWS profile {profile!r} not found",
-            'fix aws_profile in your config (or set it to "" for the default credentials)',
-        ) from None
+    except botocore.exceptions.ProfileNotFound as exc:
+        raise _profile_not_found(profile, str(exc.kwargs.get("profile", ""))) from None
     if not session.region_name:
         raise AwsError(
             "no AWS region configured",
             "set aws_region in your config, or AWS_REGION in the environment",
         )
     return session
+
+
+def _profile_not_found(configured: str | None, missing: str) -> AwsError:
+    """Name the profile that is missing and where it came from: the config (or a flag), or
+    the environment (AWS_PROFILE / AWS_DEFAULT_PROFILE) when the config leaves it empty."""
+    import os
+
+    import botocore.session
+
+    try:
+        known = botocore.session.Session().available_profiles
+    except botocore.exceptions.BotoCoreError:
+        known = []
+    existing = f" (existing: {', '.join(known)})" if known else " (none is configured)"
+    if configured:
+        return AwsError(
+            f"AWS profile {configured!r} not found (aws_profile in your config, or --aws-profile)",
+            f'fix aws_profile in your config{existing}, or set it to "" for the default '
+            "credentials",
+        )
+    variable = "AWS_PROFILE" if os.environ.get("AWS_PROFILE") else "AWS_DEFAULT_PROFILE"
+    name = missing or os.environ.get(variable, "")
+    return AwsError(
+        f"AWS profile {name!r} not found (from the environment: {variable}={name})",
+        f"unset {variable} or set it to a configured profile{existing}",
+    )
 
 
 def client(session: boto3.Session, service: str) -> Any:

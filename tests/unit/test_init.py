@@ -144,11 +144,14 @@ def test_interactive_init_asks_every_question(
     aws.mkdir()
     (aws / "config").write_text("[default]\nregion=eu-west-1\n[profile dev]\nregion=us-east-1\n")
     monkeypatch.setattr(initialize, "stdin_is_terminal", lambda: True)
+    (isolated / "src").mkdir()
     answers = "\n".join(
         [
             "my-app",  # app name
             "n",  # not a new project
-            "src",  # source dir
+            "nosuchdir",  # a typo: the folder does not exist...
+            "n",  # ...so do not create it: asked again
+            "src",  # source dir (exists)
             "4",  # python 3.13
             "2",  # profile dev
             "eu-central-1",  # region
@@ -164,6 +167,8 @@ def test_interactive_init_asks_every_question(
     assert config["easy_sm_module_dir"] == "src"
     assert config["requirements_dir"] == "requirements/base.txt"
     assert (isolated / "requirements" / "base.txt").is_file()
+    assert "nosuchdir does not exist: create it?" in result.stderr
+    assert not (isolated / "nosuchdir").exists()
 
 
 def test_local_profiles_come_from_config_and_credentials(isolated: Path) -> None:

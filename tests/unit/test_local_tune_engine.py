@@ -154,6 +154,7 @@ def test_local_tune_where_no_trial_reports_the_objective_exits_6(
             "C=categorical:bad,quiet",
             "--strategy",
             "grid",
+            "--no-build",
         ],
     )
     assert result.exit_code == 6, result.stderr

@@ -297,6 +297,14 @@ def test_requests_without_content_type_are_read_as_csv(server: Any) -> None:
         (SETOSA, "text/plain", None, 415, "unsupported content type 'text/plain'"),
         (SETOSA, "image/png", None, 415, "send text/csv, application/json"),
         ("5.1,abc,1.4,0.2", "text/csv", None, 400, "could not convert string to float: 'abc'"),
+        (
+            f"sepal_length,sepal_width,petal_length,petal_width\n{SETOSA}",
+            "text/csv",
+            None,
+            400,
+            "the first CSV line is a header row ('sepal_length,sepal_width,petal_length,"
+            "petal_width'): send data rows only, without the header (drop it with `tail -n +2",
+        ),
         (f"{SETOSA}\n1.0,2.0,3.0", "text/csv", None, 400, "line 2 has 3 values, line 1 has 4"),
         ("", "text/csv", None, 400, "empty text/csv payload"),
         ("  \n", "text/csv", None, 400, "empty text/csv payload"),
@@ -314,6 +322,7 @@ def test_requests_without_content_type_are_read_as_csv(server: Any) -> None:
         "text-plain",
         "image",
         "not-a-number",
+        "csv-header-row",
         "ragged-csv",
         "empty",
         "blank",

@@ -130,6 +130,24 @@ def _rows_from_json(payload: Any) -> Any:
     return payload
 
 
+def _reject_csv_header(first: list[str]) -> None:
+    """A 400 that says what happened when the first CSV line is a header row (no value of it
+    is a number): SageMaker sends data rows only, so the header must be dropped."""
+    for value in first:
+        try:
+            float(value)
+            return
+        except ValueError:
+            continue
+    shown = ",".join(first)
+    shown = shown if len(shown) <= 60 else shown[:57] + "..."
+    raise HttpError(
+        400,
+        f"the first CSV line is a header row ({shown!r}): send data rows only, without the "
+        "header (drop it with `tail -n +2 data.csv`; in pandas, to_csv(header=False))",
+    )
+
+
 def default_input_fn(body: bytes, content_type: str) -> Any:
     """Decode a request into a 2-D float array, one row per record.
 
@@ -158,6 +176,7 @@ def default_input_fn(body: bytes, content_type: str) -> Any:
             for number, row in enumerate(rows, start=1):
                 if len(row) != width:
                     raise ValueError(f"line {number} has {len(row)} values, line 1 has {width}")
+            _reject_csv_header(rows[0])
             data = np.array([[float(v) for v in row] for row in rows], dtype=float)
         elif kind == JSON:
             data = np.asarray(_rows_from_json(json.loads(text)), dtype=float)
