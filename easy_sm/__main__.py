@@ -24,6 +24,7 @@ from easy_sm import __version__, console, signals
 from easy_sm.commands import (
     build,
     data,
+    doctor,
     endpoints,
     initialize,
     jobs,
@@ -199,11 +200,13 @@ for _module in COMMAND_MODULES:
 describe_commands.register(app)
 tuning.register(app)
 local_tune.register(app)
+doctor.register(app)
 
 # Which module registers a top-level command; modules with several commands list them in
 # their COMMANDS and register just the one asked for.
 _MODULE_OF = {"init": initialize, "update-scripts": update, "build": build, "push": push}
 _MODULE_OF["local"] = local
+_MODULE_OF["doctor"] = doctor
 _CLOUD_MODULE_OF = {name: module for module in (data, jobs, endpoints) for name in module.COMMANDS}
 _CLOUD_MODULE_OF["describe"] = describe_commands
 _CLOUD_MODULE_OF.update({name: tuning for name in tuning.COMMANDS})

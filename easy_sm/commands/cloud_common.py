@@ -33,6 +33,7 @@ def sagemaker_client(
         image_name=project.config.image_name,
         docker_tag=project.docker_tag,
         role_arn=role,
+        app_name=project.app_name,
     )
 
 

@@ -40,6 +40,7 @@ from easy_sm.commands.options import (
     ProcessInputOption,
     ProcessOutputOption,
     ShardedOption,
+    SkipChecksOption,
     SpotOption,
     TagOption,
     TrainingJobNameOption,
@@ -88,6 +89,7 @@ def train(
             help="Keep the instances warm this many seconds after the job (warm pool).",
         ),
     ] = None,
+    skip_checks: SkipChecksOption = False,
 ) -> None:
     """Train on SageMaker.
 
@@ -128,6 +130,7 @@ def train(
             wait=not no_wait,
             stream_logs=logs,
             code=packed,
+            skip_checks=skip_checks,
             check_image=lambda: warn_if_pushed_image_is_stale(project, sagemaker),
             **spec,
         )
@@ -166,6 +169,11 @@ def batch_transform(
     ] = None,
     accept: Annotated[str | None, typer.Option("--accept", help="MIME type of the output.")] = None,
     logs: LogsOption = True,
+    tag: Annotated[
+        list[str] | None,
+        typer.Option("--tag", help="Tag KEY=VALUE for the model and the job (repeatable)."),
+    ] = None,
+    skip_checks: SkipChecksOption = False,
 ) -> None:
     """Run a batch transform job on SageMaker.
 
@@ -192,6 +200,8 @@ def batch_transform(
         content_type=content_type,
         split_type=split_type,
         accept=accept,
+        tags=parse_key_values(tag, "--tag"),
+        skip_checks=skip_checks,
     )
     console.result(name)
 
@@ -215,6 +225,7 @@ def _processing(
     max_run: int,
     tag: list[str] | None,
     code: bool = False,
+    skip_checks: bool = False,
 ) -> None:
     environment = parse_key_values(env, "--env", env_keys=True)
     tags = parse_key_values(tag, "--tag")
@@ -237,6 +248,7 @@ def _processing(
         volume_size_gb=volume_size,
         max_run_seconds=max_run,
         tags=tags,
+        skip_checks=skip_checks,
     )
     console.result(name)
 
@@ -260,6 +272,7 @@ def process(
     max_run: MaxRunOption = 24 * 3600,
     tag: TagOption = None,
     code: CodeOption = False,
+    skip_checks: SkipChecksOption = False,
 ) -> None:
     """Run a processing script on SageMaker.
 
@@ -291,6 +304,7 @@ def process(
         max_run=max_run,
         tag=tag,
         code=code,
+        skip_checks=skip_checks,
     )
 
 
@@ -316,6 +330,7 @@ def run(
     max_run: MaxRunOption = 24 * 3600,
     tag: TagOption = None,
     code: CodeOption = False,
+    skip_checks: SkipChecksOption = False,
 ) -> None:
     """Run any command in the app's image on SageMaker.
 
@@ -343,6 +358,7 @@ def run(
         max_run=max_run,
         tag=tag,
         code=code,
+        skip_checks=skip_checks,
     )
 
 

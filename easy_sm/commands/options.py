@@ -272,3 +272,12 @@ GpusOption = Annotated[
         help="GPUs for the container: all, or a number (needs the NVIDIA container runtime).",
     ),
 ]
+
+# -- preflight (train, process, run, batch-transform, deploy*) --
+SkipChecksOption = Annotated[
+    bool,
+    typer.Option(
+        "--skip-checks",
+        help="Skip the preflight (instance type, S3 inputs, image in ECR) before creating.",
+    ),
+]

@@ -50,9 +50,8 @@ class CodeArchive:
 def code_files(project_dir: Path, module_dir: Path) -> list[tuple[str, Path]]:
     """`(name in the archive, path)` of every file `build` copies from the module folder,
     sorted by name."""
-    from docker.utils.build import exclude_paths
-
     from easy_sm.docker.build import context_excludes
+    from easy_sm.docker.dockerignore import context_paths
 
     project_dir = project_dir.resolve()
     module_dir = module_dir.resolve()
@@ -60,7 +59,8 @@ def code_files(project_dir: Path, module_dir: Path) -> list[tuple[str, Path]]:
     excludes = context_excludes(project_dir, base / "local_test" / "test_dir")
     module_rel = module_dir.relative_to(project_dir).as_posix()
     files: list[tuple[str, Path]] = []
-    for relative in exclude_paths(str(project_dir), excludes):
+    dockerfile = (base / "Dockerfile").relative_to(project_dir).as_posix()
+    for relative in context_paths(str(project_dir), excludes, dockerfile):
         path = project_dir / relative
         if module_rel not in ("", "."):
             if not relative.startswith(module_rel + "/"):

@@ -6,20 +6,31 @@ be handed in ready-made (a test passes clients wrapped in a botocore Stubber).""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from easy_sm import console
 from easy_sm.errors import UsageError
-from easy_sm.sagemaker import endpoints, jobs, processing, s3, training, tuning
+from easy_sm.sagemaker import (
+    async_inference,
+    autoscaling,
+    endpoints,
+    jobs,
+    preflight,
+    processing,
+    s3,
+    training,
+    tuning,
+)
 from easy_sm.sagemaker.logs import LogTailer
 from easy_sm.sagemaker.names import sanitize, validate_name
 from easy_sm.sagemaker.session import client, image_uri, make_session
 
 if TYPE_CHECKING:
     import boto3
+    from mypy_boto3_ecr import ECRClient
     from mypy_boto3_logs import CloudWatchLogsClient
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_sagemaker import SageMakerClient as SageMakerApi
@@ -37,6 +48,7 @@ class SageMakerClient:
     docker_tag: str = "latest"
     role_arn: str | None = None
     _clients: dict[str, Any] = field(default_factory=dict)
+    app_name: str | None = None  # tagged `easy_sm:app` on everything created
 
     @classmethod
     def for_app(
@@ -47,8 +59,15 @@ class SageMakerClient:
         image_name: str,
         docker_tag: str,
         role_arn: str | None = None,
+        app_name: str | None = None,
     ) -> SageMakerClient:
-        return cls(make_session(aws_profile, aws_region), image_name, docker_tag, role_arn)
+        return cls(
+            make_session(aws_profile, aws_region),
+            image_name,
+            docker_tag,
+            role_arn,
+            app_name=app_name,
+        )
 
     # clients -------------------------------------------------------------------------------
     def _client(self, service: str) -> Any:
@@ -75,6 +94,15 @@ class SageMakerClient:
     @property
     def autoscaling(self) -> Any:
         return self._client("application-autoscaling")
+
+    @property
+    def ecr(self) -> ECRClient:
+        return self._client("ecr")  # type: ignore[no-any-return]
+
+    def tags(self, user_tags: dict[str, str] | None = None) -> dict[str, str]:
+        """`easy_sm:app=<app>` (when the app is known) plus the user's --tag items."""
+        own = {endpoints.APP_TAG: self.app_name} if self.app_name else {}
+        return {**own, **(user_tags or {})}
 
     @property
     def cloudwatch(self) -> Any:
@@ -116,17 +144,27 @@ class SageMakerClient:
         stream_logs: bool = True,
         code: CodeArchive | None = None,
         check_image: Callable[[], None] | None = None,
+        skip_checks: bool = True,
         **spec: Any,
     ) -> str:
         """Start a training job (and wait for it); return its model artifact S3 path. With
         `code` (--code), the archive goes to the output bucket and into the `code` channel;
-        without, `check_image` runs once the request is valid (the stale-image warning)."""
+        without, `check_image` runs once the request is valid (the stale-image warning).
+        Unless `skip_checks`, the preflight runs once the request is valid."""
+        spec["tags"] = self.tags(spec.get("tags"))
         # the image URI asks STS for the account: only once every argument is valid
         training_spec = training.TrainingSpec(image_uri="", role_arn=self.role, **spec)
         if code is not None:
             training_spec.code_s3 = self._code_uri(code, training_spec.output_s3, "-o")
         training.training_job_request(training_spec, "validation-only")  # before anything else
         training_spec.image_uri = self.image_uri
+        if not skip_checks:
+            channels = {f"--channel {k}": v for k, v in training_spec.channels.items()}
+            self.preflight(
+                "training",
+                training_spec.instance_type,
+                prefixes={"-i/--input-s3-dir": training_spec.input_s3, **channels},
+            )
         if code is not None:
             self._upload_code(code, training_spec.code_s3 or "")
         elif check_image is not None:
@@ -253,10 +291,13 @@ class SageMakerClient:
         stream_logs: bool = True,
         code: CodeArchive | None = None,
         check_image: Callable[[], None] | None = None,
+        skip_checks: bool = True,
         **spec: Any,
     ) -> str:
         """Start a processing job (and wait for it); return its name. With `code` (--code), the
-        archive goes to the output (else input) bucket and into the `code` input."""
+        archive goes to the output (else input) bucket and into the `code` input. Unless
+        `skip_checks`, the preflight runs once the request is valid."""
+        spec["tags"] = self.tags(spec.get("tags"))
         processing_spec = processing.ProcessingSpec(image_uri="", role_arn=self.role, **spec)
         if code is not None:
             where = processing_spec.output_s3 or processing_spec.input_s3
@@ -268,6 +309,12 @@ class SageMakerClient:
             processing_spec.code_s3 = self._code_uri(code, where, "-o/-i")
         processing.processing_job_request(processing_spec, "validation-only")
         processing_spec.image_uri = self.image_uri  # (asks STS) once the arguments are valid
+        if not skip_checks:
+            self.preflight(
+                "processing",
+                processing_spec.instance_type,
+                prefixes={"-i/--s3-input-location": processing_spec.input_s3},
+            )
         if code is not None:
             self._upload_code(code, processing_spec.code_s3 or "")
         elif check_image is not None:
@@ -291,34 +338,100 @@ class SageMakerClient:
         self,
         model_data: str,
         endpoint_name: str,
-        variant: dict[str, Any],
+        spec: endpoints.EndpointSpec | dict[str, Any],
         *,
         timeout: float = endpoints.DEFAULT_ENDPOINT_TIMEOUT,
     ) -> str:
+        """Create or update the endpoint (`spec`, or just a variant dict); wait; its name."""
         endpoints.check_deploy_options(endpoint_name=endpoint_name, model_data=model_data)
+        if isinstance(spec, dict):
+            spec = endpoints.EndpointSpec(variant=spec)
+        spec.tags = self.tags(spec.tags)
         return endpoints.deploy_endpoint(
             self.sm,
             endpoint_name=endpoint_name,
-            variant=variant,
+            spec=spec,
             image_uri=self.image_uri,
             model_data=model_data,
             role_arn=self.role,
             model_prefix=self.name_prefix,
+            aas=self.autoscaling,
+            cloudwatch=self.cloudwatch,
             timeout=timeout,
         )
 
-    def list_endpoints(self) -> list[dict[str, Any]]:
-        return endpoints.list_endpoints(self.sm)
+    def rollback(
+        self, endpoint_name: str, *, timeout: float = endpoints.DEFAULT_ENDPOINT_TIMEOUT
+    ) -> str:
+        """Return the endpoint to the config it ran before the last easy_sm deploy."""
+        config = endpoints.rollback_endpoint(
+            self.sm,
+            endpoint_name,
+            aas=self.autoscaling,
+            cloudwatch=self.cloudwatch,
+            timeout=timeout,
+        )
+        console.info(f"endpoint {endpoint_name} serves config {config} again")
+        return endpoint_name
+
+    def list_endpoints(
+        self, *, app_only: bool = False, details: bool = False
+    ) -> list[dict[str, Any]]:
+        """Every endpoint, newest first; with `app_only` only this app's (by its tag). An
+        autoscaled endpoint carries `Autoscaling: {MinCapacity, MaxCapacity}`; with `details`
+        each also carries its `DataCaptureConfig` (one DescribeEndpoint each, concurrently)."""
+        found = endpoints.list_endpoints(self.sm)
+        if details and found:
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(max_workers=8) as pool:
+                described = list(
+                    pool.map(
+                        lambda e: endpoints.describe_endpoint(self.sm, str(e["EndpointName"])),
+                        found,
+                    )
+                )
+            for endpoint, full in zip(found, described, strict=True):
+                if full and full.get("DataCaptureConfig"):
+                    endpoint["DataCaptureConfig"] = full["DataCaptureConfig"]
+        if app_only:
+            found = [
+                e
+                for e in found
+                if endpoints.list_tags(self.sm, str(e["EndpointArn"])).get(endpoints.APP_TAG)
+                == self.app_name
+            ]
+        if found:
+            targets = autoscaling.all_scalable_targets(self.autoscaling)
+            for endpoint in found:
+                target = targets.get(str(endpoint.get("EndpointName")))
+                if target is not None:
+                    endpoint["Autoscaling"] = {
+                        "MinCapacity": target["MinCapacity"],
+                        "MaxCapacity": target["MaxCapacity"],
+                    }
+        return found
 
     def endpoint_costs(self, found: list[dict[str, Any]], idle_hours: int) -> list[dict[str, Any]]:
         from easy_sm.sagemaker import pricing
 
         return pricing.endpoint_costs(self.sm, self.cloudwatch, found, self.region, idle_hours)
 
-    def delete_endpoint(self, name: str, *, delete_config: bool = False) -> str:
+    def delete_endpoint(
+        self, name: str, *, delete_config: bool = False, delete_model: bool = False
+    ) -> str:
         validate_name(name, "-n/--endpoint-name")
-        config = endpoints.delete_endpoint(self.sm, name, delete_config=delete_config)
-        console.info(f"deleted endpoint {name}" + (f" and its config {config}" if config else ""))
+        deleted = endpoints.delete_endpoint(
+            self.sm,
+            name,
+            delete_config=delete_config,
+            delete_model=delete_model,
+            aas=self.autoscaling,
+            cloudwatch=self.cloudwatch,
+        )
+        console.info(f"deleted endpoint {name}")
+        for item in deleted:
+            console.info(f"deleted {item}")
         return name
 
     def invoke(
@@ -329,6 +442,52 @@ class SageMakerClient:
             self.runtime, name, body, content_type=content_type, accept=accept
         )
 
+    def invoke_async(
+        self,
+        name: str,
+        *,
+        body: bytes | None = None,
+        input_s3: str | None = None,
+        content_type: str,
+        accept: str | None = None,
+        wait: bool = False,
+        timeout: float = 900,
+    ) -> bytes:
+        """Queue a request on an async endpoint; return its output location (or, with `wait`,
+        the result body)."""
+        validate_name(name, "-n/--endpoint-name")
+        if input_s3 is None:
+            output_path = async_inference.async_output_path(self.sm, name)
+            input_s3 = async_inference.upload_body(self.s3, output_path, name, body or b"")
+        invocation = async_inference.invoke_async(
+            self.runtime, name, input_s3, content_type=content_type, accept=accept
+        )
+        if not wait:
+            return invocation.output.encode()
+        return async_inference.wait_for_result(self.s3, invocation, timeout=timeout)
+
+    # preflight -----------------------------------------------------------------------------
+    def preflight(
+        self,
+        api: str,
+        instance_type: str | None,
+        *,
+        prefixes: Mapping[str, str | None] | None = None,
+        objects: Mapping[str, str | None] | None = None,
+    ) -> None:
+        """Fail now, not after a job starts: the instance type for `api`, the S3 inputs
+        (`{option: uri}`: prefixes must hold an object, objects must exist), and the image
+        in ECR."""
+        if instance_type is not None:
+            preflight.check_instance_type(self.sm.meta.service_model, api, instance_type)
+        for option, uri in (prefixes or {}).items():
+            if uri:
+                preflight.check_s3_prefix(self.s3, uri, option)
+        for option, uri in (objects or {}).items():
+            if uri:
+                preflight.check_s3_object(self.s3, uri, option)
+        preflight.check_image(self.ecr, self.image_name, self.docker_tag, self.image_uri)
+
     # batch transform -----------------------------------------------------------------------
     def batch_transform(
         self,
@@ -336,16 +495,25 @@ class SageMakerClient:
         *,
         wait: bool = False,
         stream_logs: bool = True,
+        skip_checks: bool = True,
         **options: Any,
     ) -> str:
         """Start a batch transform job (and wait for it, with --wait); return its name."""
+        tags = self.tags(options.pop("tags", None))
         # every argument, before the first AWS call (the model would be made for nothing)
         endpoints.check_transform_options(model_data=model_data, **options)
+        if not skip_checks:
+            self.preflight(
+                "transform",
+                options["instance_type"],
+                prefixes={"-i/--s3-input-location": options["input_s3"]},
+                objects={"-m/--s3-model-location": model_data},
+            )
         model = endpoints.ensure_model(
-            self.sm, self.name_prefix, self.image_uri, model_data, self.role
+            self.sm, self.name_prefix, self.image_uri, model_data, self.role, tags
         )
         name = endpoints.start_transform_job(
-            self.sm, model=model, base_name=f"{self.name_prefix}-transform", **options
+            self.sm, model=model, base_name=f"{self.name_prefix}-transform", tags=tags, **options
         )
         console.info(f"started batch transform job {name}")
         if wait:

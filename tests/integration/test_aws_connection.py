@@ -140,3 +140,40 @@ def test_an_html_page_quoted_in_an_aws_message_keeps_the_message() -> None:
     assert "\n" not in line and "<" not in line
     assert "Received server error (500) from primary" in line
     assert "500 Internal Server Error" in line
+
+
+def test_sigterm_while_following_a_job_stops_waiting_and_says_it_keeps_running(
+    project: Path, moto: str
+) -> None:
+    """Signals are handled centrally: a cloud wait gets the same treatment as a container."""
+    import re
+    import signal
+
+    from moto.backends import get_backend
+
+    from tests.integration.test_signals import EasySmProcess
+
+    sm = boto3.client("sagemaker", region_name=REGION, endpoint_url=moto)
+    name = "followed-job"
+    sm.create_training_job(
+        TrainingJobName=name,
+        AlgorithmSpecification={"TrainingImage": "img", "TrainingInputMode": "File"},
+        RoleArn=ROLE,
+        OutputDataConfig={"S3OutputPath": "s3://bucket/out"},
+        ResourceConfig={"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 1},
+        StoppingCondition={"MaxRuntimeInSeconds": 60},
+    )
+    job = get_backend("sagemaker")[ACCOUNT][REGION].training_jobs[name]  # type: ignore[index]
+    job.training_job_status = "InProgress"
+
+    follow = EasySmProcess(["logs", "-j", name, "--follow"], project)
+    try:
+        follow.wait_for_line(re.compile(rf"training job {name}: InProgress"))
+        follow.proc.send_signal(signal.SIGTERM)
+        assert follow.finish(timeout=30) == 143, follow.stderr
+    finally:
+        follow.proc.kill()
+    errors = [line for line in follow.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, follow.stderr
+    assert "keeps running on SageMaker" in errors[0] and "SIGTERM" in errors[0]
+    assert " — " in errors[0]

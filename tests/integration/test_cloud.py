@@ -10,6 +10,7 @@ are checked on the request the server received.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -84,12 +85,59 @@ def moto_sorts_training_jobs(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(SageMakerModelBackend, "list_training_jobs", newest_first)
 
 
+def push_image(repository: str = "my-app", tag: str = "latest", region: str = REGION) -> None:
+    """What `easy_sm push` leaves in ECR (moto's put_image makes an image)."""
+    ecr = boto3.client("ecr", region_name=region, endpoint_url=os.environ["AWS_ENDPOINT_URL"])
+    with contextlib.suppress(ecr.exceptions.RepositoryAlreadyExistsException):
+        ecr.create_repository(repositoryName=repository)
+    manifest = {
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+        "config": {"digest": f"sha256:{'0' * 64}"},
+        "layers": [],
+    }
+    ecr.put_image(repositoryName=repository, imageManifest=json.dumps(manifest), imageTag=tag)
+
+
+INPUTS = (
+    "train/part-0.csv",
+    "val/part-0.csv",
+    "in/part-0.csv",
+    "raw/part-0.csv",
+    "models/job-1/output/model.tar.gz",
+)
+
+
+@pytest.fixture(autouse=True)
+def preflight_ready(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What the preflight checks is there: the app's image in ECR, the S3 inputs the tests
+    name in `data-bucket`, and (as SageMaker does, moto does not) each training job's
+    model.tar.gz written when the job is created."""
+    from moto.sagemaker.models import SageMakerModelBackend
+
+    push_image()
+    s3 = aws("s3")
+    s3.create_bucket(Bucket="data-bucket", CreateBucketConfiguration={"LocationConstraint": REGION})
+    for key in INPUTS:
+        s3.put_object(Bucket="data-bucket", Key=key, Body=b"1,2,3\n")
+    original = SageMakerModelBackend.create_training_job
+
+    def create(self: Any, *args: Any, **kwargs: Any) -> Any:
+        job = original(self, *args, **kwargs)
+        output = job.output_data_config["S3OutputPath"].removeprefix("s3://")
+        bucket, _, prefix = output.partition("/")
+        key = f"{prefix.rstrip('/')}/{job.training_job_name}/output/model.tar.gz".lstrip("/")
+        from moto.s3.models import s3_backends
+
+        s3_backends[ACCOUNT]["aws"].put_object(bucket, key, b"model")
+        return job
+
+    monkeypatch.setattr(SageMakerModelBackend, "create_training_job", create)
+
+
 @pytest.fixture
 def bucket(project: Path) -> str:
-    aws("s3").create_bucket(
-        Bucket="data-bucket", CreateBucketConfiguration={"LocationConstraint": REGION}
-    )
-    return "data-bucket"
+    return "data-bucket"  # created by preflight_ready
 
 
 @pytest.fixture

@@ -39,6 +39,12 @@ def project(isolated: Path, moto: str, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("SAGEMAKER_ROLE", ROLE)
     monkeypatch.setenv("EASY_SM_POLL_SECONDS", "0.01")
     aws("s3").create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
+    # what the preflight checks: the image in ECR, the S3 inputs the tests name
+    from tests.integration.test_cloud import push_image
+
+    push_image(region=REGION)
+    for key in ("train/part-0.csv", "in/part-0.csv"):
+        aws("s3").put_object(Bucket=BUCKET, Key=key, Body=b"1\n")
     return isolated
 
 

@@ -37,6 +37,13 @@ def project(isolated: Path, moto: str, monkeypatch: pytest.MonkeyPatch) -> Path:
     (isolated / "easy_sm_base" / "processing" / "process_data.py").write_text("print(1)\n")
     monkeypatch.setenv("SAGEMAKER_ROLE", ROLE)
     monkeypatch.setenv("EASY_SM_POLL_SECONDS", "0.01")
+    # what the preflight checks: the image in ECR, the S3 inputs the tests name
+    from tests.integration.test_cloud import push_image
+
+    push_image(region=REGION)
+    aws("s3").create_bucket(Bucket="my-bkt")
+    for key in ("train/part-0.csv", "in/part-0.csv", "models/model.tar.gz"):
+        aws("s3").put_object(Bucket="my-bkt", Key=key, Body=b"1\n")
     return isolated
 
 

@@ -72,7 +72,7 @@ def _wait_running(docker_client: Any, name: str, timeout: float = 30) -> None:
         if found and found[0].status == "running":
             return
         time.sleep(0.1)
-    raise AssertionError(f"container {name} never ran")
+    raise AssertionError(f"container {name} never ran")  # the caller adds easy_sm's stderr
 
 
 def _gone(docker_client: Any, name: str) -> bool:
@@ -108,8 +108,22 @@ def test_signal_during_local_run_stops_and_removes_the_container(
     _assert_one_error_line(run.stderr, contains=signal.Signals(signum).name)
 
 
+@pytest.fixture
+def trained_copy(example_project: Path, example_image: str, tmp_path: Path) -> Path:
+    """A copy of the example project with a freshly trained model (the server needs one)."""
+    import shutil
+
+    from tests.integration.conftest import run_cli
+
+    project = tmp_path / "project"
+    shutil.copytree(example_project, project)
+    code, _, err = run_cli(["local", "train"], project)
+    assert code == 0, err
+    return project
+
+
 def test_sigterm_while_local_deploy_waits_for_ping_removes_the_server(
-    example_project: Path, example_image: str, docker_client: Any
+    trained_copy: Path, docker_client: Any
 ) -> None:
     from tests.conftest import free_port
 
@@ -117,12 +131,15 @@ def test_sigterm_while_local_deploy_waits_for_ping_removes_the_server(
     # so `local deploy` is still waiting for /ping when the signal arrives.
     deploy = EasySmProcess(
         ["local", "deploy", "-p", str(free_port()), "--env", "EASY_SM_BIND_HOST=127.0.0.1"],
-        example_project,
+        trained_copy,
     )
     name = deploy.wait_for_line(RUNNING_RE).group(1)
     try:
         deploy.wait_for_line(re.compile(r"waiting up to"))
-        _wait_running(docker_client, name)
+        try:
+            _wait_running(docker_client, name)
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}; easy_sm said:\n{deploy.stderr}") from None
         deploy.proc.send_signal(signal.SIGTERM)
         assert deploy.finish(timeout=40) == 143, deploy.stderr
     finally:

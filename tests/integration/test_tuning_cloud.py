@@ -26,6 +26,7 @@ from tests.integration.test_cloud import (  # noqa: F401  (fixtures)
     backend,
     bucket,
     invoke,
+    preflight_ready,  # autouse: the image in ECR and the inputs in S3, for the preflight
     project,
     sent,
 )

@@ -68,6 +68,9 @@ def project(isolated: Path, runner: CliRunner) -> Path:
         ["local", "train"],
         ["local", "run", "--", "true"],
         ["push"],
+        ["local", "ps"],
+        ["local", "logs"],
+        ["local", "tune", "--range", "C=continuous:0.1:1", "--objective", "acc", "--max-jobs", "1"],
     ],
     ids=lambda args: " ".join(args),
 )

@@ -175,6 +175,7 @@ def _stub_update(stubber: Stubber, captured: dict[str, str]) -> None:
                     "InitialVariantWeight": 1.0,
                 }
             ],
+            "Tags": [{"Key": "easy_sm:endpoint", "Value": "ep"}],
         },
     )
     stubber.add_response(
@@ -189,7 +190,7 @@ def _deploy(client: Any) -> str:
     return endpoints.deploy_endpoint(
         client,
         endpoint_name="ep",
-        variant=endpoints.instance_variant("ml.m5.large", 1),
+        spec=endpoints.EndpointSpec(variant=endpoints.instance_variant("ml.m5.large", 1)),
         image_uri=IMAGE,
         model_data=MODEL,
         role_arn=ROLE,
@@ -208,6 +209,17 @@ def test_deploy_to_an_existing_endpoint_updates_it_and_waits_for_the_new_config(
     )
     stubber.add_response(
         "describe_endpoint", _endpoint("InService", "ep-new"), {"EndpointName": "ep"}
+    )
+    arn = "arn:aws:sagemaker:eu-west-1:123456789012:endpoint/ep"
+    history = {"Key": "easy_sm:config-history", "Value": "ep-older"}
+    stubber.add_response("list_tags", {"Tags": [history]}, {"ResourceArn": arn})
+    stubber.add_response(
+        "add_tags",
+        {},
+        {
+            "ResourceArn": arn,
+            "Tags": [{"Key": "easy_sm:config-history", "Value": "ep-older ep-old"}],
+        },
     )
     assert _deploy(client) == "ep"
     err = capsys.readouterr().err
