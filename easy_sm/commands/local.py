@@ -19,6 +19,7 @@ from easy_sm.commands.options import (
     GpusOption,
     HyperparametersFileOption,
     HyperparametersOption,
+    LocalModelOption,
     MetricOption,
     NoBuildOption,
     ShardedOption,
@@ -58,6 +59,8 @@ def register(app: typer.Typer) -> None:
     from easy_sm.commands import local_inspect
 
     local_inspect.register(local_app)
+    from easy_sm.commands import local_transform  # noqa: F401 - adds `local batch-transform`
+
     app.add_typer(local_app, name="local")
 
 
@@ -361,43 +364,57 @@ def deploy(
     env: EnvOption = None,
     gpus: GpusOption = None,
     no_build: NoBuildOption = False,
+    model: LocalModelOption = None,
 ) -> None:
     """Serve the trained model locally.
 
-    Starts `IMAGE serve` (detached) with test_dir/model on 127.0.0.1:PORT, waits until GET /ping
-    answers 200 and prints the URL. Stop it with `easy_sm local stop`.
+    Starts `IMAGE serve` (detached) with test_dir/model, or --model (a model.tar.gz, a folder
+    or s3://…), on 127.0.0.1:PORT, waits until GET /ping answers 200 and prints the URL. Stop
+    it with `easy_sm local stop`.
 
     \b
     Example:
         easy_sm local deploy -p 8080
+        easy_sm local deploy --model $(easy_sm get-model-artifacts -j JOB)
     """
+    from easy_sm.commands.local_transform import stage_packaged_model
     from easy_sm.docker.containers import parse_gpus, start_server
     from easy_sm.docker.engine import connect
     from easy_sm.docker.local_mode import serving_spec
+    from easy_sm.docker.packaged_model import mount_model, parse_model_source
 
     user_env = parse_key_values(env, "--env", env_keys=True)
     gpu_request = parse_gpus(gpus)
+    source = parse_model_source(model) if model is not None else None
     local = _local_app(app_name, no_build=no_build)
     engine = connect()
     spec = serving_spec(local, user_env)
     spec.gpus = gpu_request
     model_dir = local.test_dir / "model"
-    if not any(model_dir.iterdir()):
+    staged = stage_packaged_model(source, load_project(app_name)) if source else None
+    if staged is not None:
+        mount_model(spec, staged)
+    elif not any(model_dir.iterdir()):
         console.warn(f"{model_dir} is empty: run `easy_sm local train` first")
 
     def started() -> None:
         _announce(spec)
         console.info(f"waiting up to {timeout:g} s for http://127.0.0.1:{port}/ping")
 
-    url = start_server(
-        engine,
-        spec,
-        port,
-        timeout=timeout,
-        on_wait=lambda waited: console.info(f"  still waiting for /ping ({waited:.0f} s)"),
-        on_start=started,
-        on_log=console.info,
-    )
+    try:
+        url = start_server(
+            engine,
+            spec,
+            port,
+            timeout=timeout,
+            on_wait=lambda waited: console.info(f"  still waiting for /ping ({waited:.0f} s)"),
+            on_start=started,
+            on_log=console.info,
+        )
+    except BaseException:
+        if staged is not None:
+            staged.release()  # the server never ran: nothing else will remove the model
+        raise
     console.info(f"serving at {url} (stop it with `easy_sm local stop -p {port}`)")
     console.result(url)
 
@@ -428,13 +445,16 @@ def stop(
     from easy_sm.commands.helpers import get_app_name
     from easy_sm.docker.containers import find_servers, stop_servers
     from easy_sm.docker.engine import connect
+    from easy_sm.docker.packaged_model import release_models, remove_orphaned_models
 
     name = get_app_name(app_name)
     engine = connect()
     found = find_servers(engine, name, port)
+    remove_orphaned_models(engine)  # --model folders whose container is gone
     where = f" on port {port}" if port is not None else ""
     if not found:
         console.info(f"no local deployment of {name}{where} is running")
         return
     for url in stop_servers(engine, found):
         console.info(f"stopped {url}")
+    release_models(found)  # the --model folders extracted for them

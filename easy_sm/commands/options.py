@@ -281,3 +281,14 @@ SkipChecksOption = Annotated[
         help="Skip the preflight (instance type, S3 inputs, image in ECR) before creating.",
     ),
 ]
+
+# -- shared by `local deploy` and `local batch-transform` --
+
+LocalModelOption = Annotated[
+    str | None,
+    typer.Option(
+        "--model",
+        help="Serve this model instead of test_dir/model: a model.tar.gz, a folder, or "
+        "s3://…/model.tar.gz (downloaded with the app's AWS settings).",
+    ),
+]

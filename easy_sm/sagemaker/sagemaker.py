@@ -136,6 +136,12 @@ class SageMakerClient:
         """Upload a folder tree; return the S3 prefix it now lives under."""
         return s3.upload_folder(self.s3, input_dir, target).uri
 
+    def download_model(self, uri: str, target: Path) -> Path:
+        """Download a model archive (s3://…/model.tar.gz) to the file `target`."""
+        from easy_sm.sagemaker.artifacts import download_object
+
+        return download_object(self.s3, uri, target)
+
     # training ------------------------------------------------------------------------------
     def train(
         self,

@@ -24,6 +24,8 @@ ROLE = "arn:aws:iam::123456789012:role/sm"
 CONFIG = '{"image_name": "app", "easy_sm_module_dir": "", "python_version": "3.11"}\n'
 PROJECT = {"app.json": CONFIG.encode()}
 TRANSFORM = ["batch-transform", "-a", "app", "-m", "s3://bucket/model.tar.gz", "-e", "ml.m5.large"]
+LOCAL_TRANSFORM = ["local", "batch-transform", "-i", "in", "-o", "out"]
+INPUT = {"in/": b"", "in/a.csv": b"5.1,3.5,1.4,0.2\n"}
 TRAIN = ["train", "-a", "app", "-n", "j", "-e", "ml.m5.large", "-r", ROLE]
 TUNE = ["tune", "-a", "app", "-n", "j", "-e", "ml.m5.large", "-r", ROLE, "-i", "s3://bucket/in"]
 PROCESS = ["process", "-a", "app", "-f", "p.py", "-e", "ml.m5.large", "-n", "j", "-r", ROLE]
@@ -115,6 +117,31 @@ CASES = [
         aws=True,
     ),
     Bad("deploy-bad-endpoint-name", [*DEPLOY, "-n", "bad_name"], 2, "endpoint", PROJECT, aws=True),
+    # -- local batch-transform / --model: refused before Docker, AWS or any file is touched
+    Bad("local-transform-payload-over-100", [*LOCAL_TRANSFORM, "--max-payload", "101"], 2, "101"),
+    Bad(
+        "local-transform-concurrency-times-payload",
+        [*LOCAL_TRANSFORM, "--max-payload", "20", "--max-concurrent", "6"],
+        2,
+        "over SageMaker's 100 MB",
+        INPUT,
+    ),
+    Bad("local-transform-missing-input", LOCAL_TRANSFORM, 2, "-i/--input in does not exist"),
+    Bad(
+        "local-transform-output-inside-input",
+        [*LOCAL_TRANSFORM[:-1], "in/out"],
+        2,
+        "is inside -i/--input",
+        INPUT,
+    ),
+    Bad(
+        "local-transform-missing-model",
+        [*LOCAL_TRANSFORM, "--model", "nope.tar.gz"],
+        2,
+        "--model nope.tar.gz does not exist",
+        INPUT,
+    ),
+    Bad("local-deploy-model-s3-prefix", ["local", "deploy", "--model", "s3://b/"], 2, "S3 object"),
     Bad(
         "train-bad-output-uri-offline",
         [*TRAIN, "-i", "s3://bucket/in", "-o", "not-an-uri"],
