@@ -96,7 +96,9 @@ def test_bad_input_on_the_engine_fails_cleanly_and_touches_nothing(
     assert _files(project) == before
     leftovers = [
         c
-        for c in docker_client.containers.list(all=True, filters={"label": "easy_sm.app=ex-app"})
+        for c in docker_client.containers.list(
+            all=True, filters={"label": "easy_sm.app=ex-app"}, ignore_removed=True
+        )
         if c.attrs["Config"]["Image"] == f"ex-app:{MISSING_TAG}"
     ]
     assert leftovers == []

@@ -53,7 +53,8 @@ def app_containers(client: object, kind: str | None = None) -> list[object]:
     labels = ["easy_sm.app=ex-app"]
     if kind:
         labels.append(f"easy_sm.kind={kind}")
-    return list(client.containers.list(all=True, filters={"label": labels}))  # type: ignore[attr-defined]
+    found = client.containers.list(all=True, filters={"label": labels}, ignore_removed=True)  # type: ignore[attr-defined]
+    return list(found)
 
 
 # --- train -------------------------------------------------------------------------------

@@ -68,7 +68,7 @@ class EasySmProcess:
 def _wait_running(docker_client: Any, name: str, timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        found = docker_client.containers.list(filters={"name": name})
+        found = docker_client.containers.list(filters={"name": name}, ignore_removed=True)
         if found and found[0].status == "running":
             return
         time.sleep(0.1)
@@ -76,7 +76,9 @@ def _wait_running(docker_client: Any, name: str, timeout: float = 30) -> None:
 
 
 def _gone(docker_client: Any, name: str) -> bool:
-    return not docker_client.containers.list(all=True, filters={"name": f"^/{name}$"})
+    return not docker_client.containers.list(
+        all=True, filters={"name": f"^/{name}$"}, ignore_removed=True
+    )
 
 
 def _assert_one_error_line(stderr: str, *, contains: str) -> None:
