@@ -1,4 +1,4 @@
-"""Throughput of the template's model server against the original tool's Flask server.
+"""Throughput of the template's model server against the stacks a user would otherwise pick.
 
     python bench/serving.py [--seconds 3] [--rounds 3] [--concurrency 1,8,32] [--keep]
                             [--no-control]
@@ -11,16 +11,26 @@ What it does, in one run on this machine (loopback only, bounded in time and req
    (`app.run`, parsing CSV with pandas, as prteek/easy_sm's prediction/serve does), in a second
    image built FROM the example image with flask and pandas added, so both run on the same
    base image, Python and scikit-learn, through the same Docker port publishing.
-4. A control: the template's own wsgi.py app on the server app.run uses (werkzeug, threaded),
+4. The stack AWS's bring-your-own-container sample (scikit_bring_your_own) uses and sagify
+   ships: nginx in front of gunicorn with gevent workers (one per CPU) on a unix socket, serving
+   a Flask app that parses CSV with pandas, as the sample's predictor.py does. nginx comes from
+   Debian's apt (the build reaches it). Taken as the sample ships it except nginx's
+   per-request access log, off here as the template's is by default.
+5. The ceiling: a bare gunicorn app (same settings as the template: gthread, one worker per
+   CPU, 4 threads) answering a constant, without parsing or predicting.
+6. A control: the template's own wsgi.py app on the server app.run uses (werkzeug, threaded),
    to show how much of the gain is the server alone (`--no-control` skips it).
-5. Closed-loop load from a separate process (asyncio, keep-alive HTTP/1.1 connections, one
+7. Closed-loop load from a separate process (asyncio, keep-alive HTTP/1.1 connections, one
    single-record CSV request per round trip, every answer checked) at each concurrency, in
    interleaved rounds so that other work on the machine hits every server alike; per level the
    median round's requests/s and the median p50/p99 latency.
-6. Stops and removes every container and image it started (`--keep` keeps the images).
+8. Stops and removes every container and image it started (`--keep` keeps the images).
 
-The last line is `speedup_c8=<ratio>`: the template server's requests/s at concurrency 8
-over Flask's.
+It prints the template's requests/s as a percentage of the ceiling, then
+`vs_aws_stack_c8=<ratio>` (the template's requests/s at concurrency 8 over the AWS stack's;
+target >= 1.5 with p99 no worse) and, last, `speedup_c8=<ratio>` (over Flask's app.run).
+All three baselines run in one image built FROM the example image, so every server has the same
+base image, Python and scikit-learn, behind the same Docker port publishing.
 """
 
 from __future__ import annotations
@@ -95,6 +105,150 @@ def predict():
 if __name__ == "__main__":
     app.run(host="0.0.0.0", port=8080)
 """
+
+
+# The AWS sample's predictor.py (scikit_bring_your_own/container/decision_trees), with the
+# model loaded the way our example saves it; the sample's per-request print is left out.
+AWS_PREDICTOR = """\
+import io
+import os
+
+import flask
+import joblib
+import pandas as pd
+
+prefix = "/opt/ml/"
+model_path = os.path.join(prefix, "model")
+
+
+class ScoringService(object):
+    model = None
+
+    @classmethod
+    def get_model(cls):
+        if cls.model is None:
+            cls.model = joblib.load(os.path.join(model_path, "model.joblib"))
+        return cls.model
+
+    @classmethod
+    def predict(cls, input):
+        clf = cls.get_model()
+        return clf.predict(input)
+
+
+app = flask.Flask(__name__)
+
+
+@app.route("/ping", methods=["GET"])
+def ping():
+    health = ScoringService.get_model() is not None
+    status = 200 if health else 404
+    return flask.Response(response="\\n", status=status, mimetype="application/json")
+
+
+@app.route("/invocations", methods=["POST"])
+def transformation():
+    data = None
+    if flask.request.content_type == "text/csv":
+        data = flask.request.data.decode("utf-8")
+        s = io.StringIO(data)
+        data = pd.read_csv(s, header=None)
+    else:
+        return flask.Response(
+            response="This predictor only supports CSV data", status=415, mimetype="text/plain"
+        )
+    predictions = ScoringService.predict(data)
+    out = io.StringIO()
+    pd.DataFrame({"results": predictions}).to_csv(out, header=False, index=False)
+    result = out.getvalue()
+    return flask.Response(response=result, status=200, mimetype="text/csv")
+"""
+
+# The sample's nginx.conf, access log off (see the module docstring).
+AWS_NGINX_CONF = """\
+worker_processes 1;
+daemon off;
+pid /tmp/nginx.pid;
+error_log /dev/stderr;
+
+events {
+  # defaults
+}
+
+http {
+  include /etc/nginx/mime.types;
+  default_type application/octet-stream;
+  access_log off;
+
+  upstream gunicorn {
+    server unix:/tmp/gunicorn.sock;
+  }
+
+  server {
+    listen 8080 deferred;
+    client_max_body_size 5m;
+
+    keepalive_timeout 5;
+    proxy_read_timeout 1200s;
+
+    location ~ ^/(ping|invocations) {
+      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+      proxy_set_header Host $http_host;
+      proxy_redirect off;
+      proxy_pass http://gunicorn;
+    }
+
+    location / {
+      return 404 "{}";
+    }
+  }
+}
+"""
+
+# The sample's `serve`: nginx and gunicorn (gevent workers, one per CPU) side by side.
+AWS_SERVE = """\
+import multiprocessing
+import os
+import signal
+import subprocess
+import sys
+
+workers = int(os.environ.get("MODEL_SERVER_WORKERS", multiprocessing.cpu_count()))
+nginx = subprocess.Popen(["nginx", "-c", "/opt/aws/nginx.conf"])
+gunicorn = subprocess.Popen(
+    [
+        "gunicorn", "--timeout", "60", "-k", "gevent", "-b", "unix:/tmp/gunicorn.sock",
+        "-w", str(workers), "--chdir", "/opt/aws", "predictor:app",
+    ]
+)
+
+
+def stop(*_):
+    for process in (nginx, gunicorn):
+        try:
+            os.kill(process.pid, signal.SIGTERM)
+        except OSError:
+            pass
+    sys.exit(0)
+
+
+signal.signal(signal.SIGTERM, stop)
+pids = {nginx.pid, gunicorn.pid}
+while os.wait()[0] not in pids:
+    pass
+stop()
+"""
+
+# The ceiling: gunicorn as the template runs it, answering a constant.
+CONSTANT_APP = """\
+def app(environ, start_response):
+    start_response("200 OK", [("Content-Type", "text/csv"), ("Content-Length", "7")])
+    return [b"setosa\\n"]
+"""
+CEILING_ARGS = [
+    "-m", "gunicorn", "-k", "gthread", "--threads", "4", "--keep-alive", "75",
+    "--worker-tmp-dir", "/dev/shm", "-b", "0.0.0.0:8080", "--chdir", "/opt", "constant_app:app",
+]  # fmt: skip
 
 
 # A control: the template's own WSGI app (same parsing, same hooks) on the development server
@@ -277,40 +431,62 @@ def prepare_project(workdir: Path, tag: str) -> tuple[Path, str]:
     return project, image
 
 
-def build_flask_image(workdir: Path, base_image: str, tag: str) -> str:
-    """The original template's Flask server on top of the example image."""
-    context = workdir / "flask"
+def build_baseline_image(workdir: Path, base_image: str, tag: str) -> str:
+    """The baselines on top of the example image: the original template's Flask server, the
+    AWS sample's nginx + gunicorn (gevent) + Flask stack, the constant app (the ceiling)."""
+    context = workdir / "baselines"
     context.mkdir()
-    (context / "flask_serve.py").write_text(FLASK_SERVE, encoding="utf-8")
-    (context / "werkzeug_serve.py").write_text(WERKZEUG_SERVE, encoding="utf-8")
+    files = {
+        "flask_serve.py": FLASK_SERVE,
+        "werkzeug_serve.py": WERKZEUG_SERVE,
+        "constant_app.py": CONSTANT_APP,
+        "aws/predictor.py": AWS_PREDICTOR,
+        "aws/nginx.conf": AWS_NGINX_CONF,
+        "aws/serve.py": AWS_SERVE,
+    }
+    (context / "aws").mkdir()
+    for name, text in files.items():
+        (context / name).write_text(text, encoding="utf-8")
     (context / "Dockerfile").write_text(
         textwrap.dedent(
             f"""\
             FROM {base_image}
-            RUN pip install "flask>=3,<4" "pandas>=2,<3"
-            COPY flask_serve.py werkzeug_serve.py /opt/
+            RUN apt-get update \\
+                && apt-get install -y --no-install-recommends nginx \\
+                && rm -rf /var/lib/apt/lists/*
+            RUN pip install "flask>=3,<4" "pandas>=2,<3" "gevent>=24" packaging
+            COPY flask_serve.py werkzeug_serve.py constant_app.py /opt/
+            COPY aws /opt/aws
             ENTRYPOINT ["python"]
             CMD ["/opt/flask_serve.py"]
             """
         ),
         encoding="utf-8",
     )
-    image = f"{APP_NAME}-flask:{tag}"
-    print(f"bench: docker build {image} (FROM {base_image} + flask, pandas)", file=sys.stderr)
+    image = f"{APP_NAME}-baselines:{tag}"
+    print(
+        f"bench: docker build {image} (FROM {base_image} + nginx, flask, pandas, gevent)",
+        file=sys.stderr,
+    )
     run(["docker", "build", "-q", "-t", image, "--label", LABEL, str(context)])
     return image
 
 
-def start_flask(image: str, model_dir: Path, port: int, name: str, script: str) -> None:
+def start_container(image: str, model_dir: Path, port: int, name: str, *args: str) -> None:
+    """Run `python ARGS...` in the baseline image, the model mounted; wait for /ping."""
     run(
         [
             "docker", "run", "-d", "--name", name, "--label", LABEL,
             "-p", f"127.0.0.1:{port}:8080",
             "-v", f"{model_dir}:/opt/ml/model:ro",
-            image, script,
+            image, *args,
         ]
     )  # fmt: skip
-    wait_for_ping(port)
+    try:
+        wait_for_ping(port)
+    except SystemExit:
+        subprocess.run(["docker", "logs", "--tail", "30", name], timeout=60, check=False)
+        raise
 
 
 # --------------------------------------------------------------------------------------------
@@ -379,7 +555,7 @@ def cleanup(project: Path | None, containers: list[str], images: list[str], work
 
 
 def main(argv: list[str]) -> None:
-    parser = argparse.ArgumentParser(description="easy_sm serve vs Flask app.run")
+    parser = argparse.ArgumentParser(description="easy_sm serve vs the stacks users would pick")
     parser.add_argument("--seconds", type=float, default=3.0, help="per measurement")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (median)")
     parser.add_argument("--concurrency", default="1,8,32", help="comma-separated levels")
@@ -396,27 +572,42 @@ def main(argv: list[str]) -> None:
     if not all(0 < level <= 256 for level in levels):
         raise SystemExit("bench: concurrency levels must be in (0, 256]")
     tag = f"bench-{uuid.uuid4().hex[:8]}"
-    containers = [f"{APP_NAME}-flask-{tag}", f"{APP_NAME}-control-{tag}"]
+    names = ("flask", "aws", "ceiling", "control")
+    containers = {name: f"{APP_NAME}-{name}-{tag}" for name in names}
     workdir = Path(tempfile.mkdtemp(prefix="easy_sm-bench-serving-"))
     project: Path | None = None
     images: list[str] = []
     try:
         project, image = prepare_project(workdir, tag)
         images.append(image)
-        flask_image = build_flask_image(workdir, image, tag)
-        images.append(flask_image)
+        baselines = build_baseline_image(workdir, image, tag)
+        images.append(baselines)
         model_dir = next(project.glob("*/easy_sm_base/local_test/test_dir/model"))
 
-        ours, flask, control = "easy_sm serve (gunicorn)", "Flask app.run (original)", ""
+        ours, flask = "easy_sm serve (gunicorn)", "Flask app.run (original)"
+        aws, ceiling = "AWS BYOC nginx+gevent+Flask", "ceiling: gunicorn, constant"
+        control = "control: wsgi.py on app.run"
         servers = {ours: free_port()}
         easy_sm("--docker-tag", tag, "local", "deploy", "-p", str(servers[ours]), cwd=project)
+        servers[aws] = free_port()
+        start_container(baselines, model_dir, servers[aws], containers["aws"], "/opt/aws/serve.py")
         servers[flask] = free_port()
-        start_flask(flask_image, model_dir, servers[flask], containers[0], "/opt/flask_serve.py")
+        start_container(
+            baselines, model_dir, servers[flask], containers["flask"], "/opt/flask_serve.py"
+        )
+        servers[ceiling] = free_port()
+        workers = ("-w", str(os.cpu_count() or 1))
+        start_container(
+            baselines, model_dir, servers[ceiling], containers["ceiling"], *CEILING_ARGS, *workers
+        )
         if not args.no_control:
-            control = "control: wsgi.py on app.run"
             servers[control] = free_port()
-            start_flask(
-                flask_image, model_dir, servers[control], containers[1], "/opt/werkzeug_serve.py"
+            start_container(
+                baselines,
+                model_dir,
+                servers[control],
+                containers["control"],
+                "/opt/werkzeug_serve.py",
             )
 
         print(
@@ -426,20 +617,28 @@ def main(argv: list[str]) -> None:
         )
         results = measure_servers(servers, levels, args.seconds, args.rounds)
         print_results(results)
-        if control:
+        if control in results:
             ratio = results[ours][8]["rps"] / results[control][8]["rps"]
             print(f"(control: the server alone, gunicorn vs app.run's, c=8: {ratio:.2f}x)")
 
         print()
         for level in levels:
-            ratio = results[ours][level]["rps"] / results[flask][level]["rps"]
-            worse = results[ours][level]["p99_ms"] > results[flask][level]["p99_ms"]
-            print(f"c={level:<3} speedup {ratio:5.2f}x   p99 {'WORSE' if worse else 'no worse'}")
-        if results[ours][8]["errors"] or results[flask][8]["errors"]:
-            print("bench: requests failed at concurrency 8; the ratio is not meaningful")
+            share = results[ours][level]["rps"] / results[ceiling][level]["rps"]
+            print(f"c={level:<3} template at {share:6.1%} of the ceiling's req/s")
+        for baseline in (aws, flask):
+            for level in levels:
+                ratio = results[ours][level]["rps"] / results[baseline][level]["rps"]
+                worse = results[ours][level]["p99_ms"] > results[baseline][level]["p99_ms"]
+                print(
+                    f"c={level:<3} vs {baseline:<28} {ratio:5.2f}x   "
+                    f"p99 {'WORSE' if worse else 'no worse'}"
+                )
+        if any(results[name][8]["errors"] for name in results):
+            print("bench: requests failed at concurrency 8; the ratios are not meaningful")
+        print(f"vs_aws_stack_c8={results[ours][8]['rps'] / results[aws][8]['rps']:.2f}")
         print(f"speedup_c8={results[ours][8]['rps'] / results[flask][8]['rps']:.2f}")
     finally:
-        cleanup(project, containers, [] if args.keep else images, workdir)
+        cleanup(project, list(containers.values()), [] if args.keep else images, workdir)
 
 
 if __name__ == "__main__":

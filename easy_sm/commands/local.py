@@ -29,7 +29,6 @@ from easy_sm.errors import JobFailedError, UsageError
 if TYPE_CHECKING:
     from easy_sm.docker.containers import RunSpec, Sink
     from easy_sm.docker.local_mode import LocalApp
-    from easy_sm.docker.multihost import MultiHostJob
 
 local_app = typer.Typer(
     help="Run the app's image on this machine, as SageMaker would.",
@@ -152,6 +151,7 @@ def train(
         package_model as make_tarball,
     )
     from easy_sm.docker.local_mode import training_spec
+    from easy_sm.docker.multihost import train_on_hosts
 
     user_env = parse_key_values(env, "--env", env_keys=True)
     values = hps.parse(hyperparameters, hyperparameters_file)
@@ -172,7 +172,7 @@ def train(
     try:
         sink = _container_output()
         if instance_count > 1:
-            _train_multihost(
+            train_on_hosts(
                 local,
                 values,
                 user_env,
@@ -207,61 +207,6 @@ def train(
         console.result(str(make_tarball(local.test_dir)))
     else:
         console.result(str(model_dir))
-
-
-def _train_multihost(
-    local: LocalApp,
-    values: dict[str, str],
-    user_env: dict[str, str],
-    count: int,
-    sharded: bool,
-    gpus: int,
-    *,
-    sink: Sink,
-) -> MultiHostJob:
-    """`local train -c N`: N hosts on their own network; their artifacts merged as
-    SageMaker merges them. Raises JobFailedError naming the failed host(s)."""
-    from easy_sm.docker.engine_api import EngineApi, unix_socket_path
-    from easy_sm.docker.local_mode import read_text_head
-    from easy_sm.docker.multihost import collect_artifacts, prepare_multihost_training, run_hosts
-    from easy_sm.errors import DockerError
-
-    socket_path = unix_socket_path()
-    if socket_path is None:
-        raise DockerError(
-            "multi-instance local training needs a local Docker engine (a unix socket)",
-            "unset DOCKER_HOST or point it at unix:///..., or train with -c 1",
-        )
-    api = EngineApi(socket_path)
-    api.ping()
-    job = prepare_multihost_training(local, values, user_env, count, sharded=sharded, gpus=gpus)
-    console.info(
-        f"running {local.image} train on {count} hosts "
-        f"({', '.join(h.name for h in job.hosts)}) on network {job.network}"
-    )
-    for host in job.hosts:
-        console.detail(shlex.join(host.spec.docker_argv()))
-    codes = run_hosts(api, job, sink)
-    failed = [name for name, code in codes.items() if code != 0]
-    if failed:
-        first = failed[0]
-        lines = [f"local training failed on {first} (container exit code {codes[first]})"]
-        for host in job.hosts:
-            reason = read_text_head(host.failure_file)
-            if reason:
-                lines += [f"{host.name} | {line}" for line in reason.splitlines()]
-        others = [name for name in failed if name != first]
-        if others:
-            lines.append(f"stopped with it: {', '.join(others)}")
-        raise JobFailedError(
-            "\n".join(lines),
-            f"each host's files are in {job.test_dir / 'hosts'}; fix the error, then run "
-            "`easy_sm local train` again",
-            exit_code=codes[first] if codes[first] > 0 else None,
-        )
-    for clash in collect_artifacts(job):
-        console.warn(f"{clash}: SageMaker's model.tar.gz would hold only one of them")
-    return job
 
 
 @local_app.command()

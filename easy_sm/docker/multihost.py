@@ -17,10 +17,11 @@ stops the others. Containers and the network are removed on success, failure and
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import threading
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,7 +35,7 @@ from easy_sm.docker.containers import (
     container_config,
     invoking_user,
 )
-from easy_sm.docker.engine_api import EngineApi
+from easy_sm.docker.engine_api import EngineApi, unix_socket_path
 from easy_sm.docker.local_mode import (
     OPT_ML,
     LocalApp,
@@ -43,11 +44,12 @@ from easy_sm.docker.local_mode import (
     job_name,
     num_gpus,
     prepare_training,
+    read_text_head,
     resource_config,
     training_environment,
     write_training_config,
 )
-from easy_sm.errors import DockerError, InterruptedByUser, UsageError
+from easy_sm.errors import DockerError, InterruptedByUser, JobFailedError, UsageError
 
 MAX_HOSTS = 8
 LABEL_RUN = "easy_sm.run"
@@ -210,7 +212,12 @@ class _Prefixer:
             self.pending = b""
 
 
-def run_hosts(api: EngineApi, job: MultiHostJob, sink: Sink) -> dict[str, int]:
+def run_hosts(
+    api: EngineApi,
+    job: MultiHostJob,
+    sink: Sink,
+    on_start: Callable[[], None] | None = None,
+) -> dict[str, int]:
     """Run every host of `job` to completion on its own network; return each host's exit
     code. When a host fails, the others are stopped (as SageMaker ends a failed job).
     Containers and the network are removed whatever happens; Ctrl-C raises InterruptedByUser.
@@ -246,6 +253,8 @@ def run_hosts(api: EngineApi, job: MultiHostJob, sink: Sink) -> dict[str, int]:
             started[host.name] = api.create(host.spec.name, container_config(host.spec))
         for host in job.hosts:
             api.start(started[host.name])
+        if on_start:
+            on_start()
         for host in job.hosts:
             thread = threading.Thread(target=follow, args=(host, started[host.name]), daemon=True)
             thread.start()
@@ -315,3 +324,66 @@ def collect_artifacts(job: MultiHostJob) -> list[str]:
                     destination.unlink()
                 shutil.copy2(path, destination, follow_symlinks=False)
     return clashes
+
+
+def train_on_hosts(
+    local: LocalApp,
+    values: dict[str, str],
+    user_env: dict[str, str],
+    count: int,
+    sharded: bool,
+    gpus: int,
+    *,
+    sink: Sink,
+) -> MultiHostJob:
+    """`local train -c N`: lay out the hosts, run them, merge their artifacts as SageMaker
+    merges them. Raises JobFailedError naming the failed host(s) with their failure files."""
+    socket_path = unix_socket_path()
+    if socket_path is None:
+        raise DockerError(
+            "multi-instance local training needs a local Docker engine (a unix socket)",
+            "unset DOCKER_HOST or point it at unix:///..., or train with -c 1",
+        )
+    api = EngineApi(socket_path)
+    api.ping()
+    job = prepare_multihost_training(local, values, user_env, count, sharded=sharded, gpus=gpus)
+    for host in job.hosts:
+        console.detail(shlex.join(host.spec.docker_argv()))
+
+    def announce() -> None:
+        console.info(
+            f"running {local.image} train on {count} hosts "
+            f"({', '.join(h.name for h in job.hosts)}) on network {job.network}"
+        )
+
+    codes = run_hosts(api, job, sink, on_start=announce)
+    failed = [name for name, code in codes.items() if code != 0]
+    if failed:
+        raise _host_failed(job, codes, failed)
+    for clash in collect_artifacts(job):
+        console.warn(f"{clash}: SageMaker's model.tar.gz would hold only one of them")
+    return job
+
+
+def _host_failed(job: MultiHostJob, codes: dict[str, int], failed: list[str]) -> JobFailedError:
+    """One line: the host that failed first, the first line of its failure file, where the
+    full text is (its output was shown live, prefixed by its name)."""
+    first = failed[0]
+    host = next(h for h in job.hosts if h.name == first)
+    message = f"local training failed on {first} (exit {codes[first]})"
+    others = [h.name for h in job.hosts if h.name in failed and h.name != first]
+    stopped = f" ({', '.join(others)} stopped with it)" if others else ""
+    lines = read_text_head(host.failure_file).splitlines()
+    rerun = "fix it, then run `easy_sm local train` again"
+    exit_code = codes[first] if codes[first] > 0 else None
+    if lines:
+        return JobFailedError(
+            f"{message}: {lines[0]}{stopped}",
+            f"full text in {host.failure_file}; {rerun}",
+            exit_code=exit_code,
+        )
+    return JobFailedError(
+        f"{message}{stopped}",
+        f"see its output above (prefixed {first}) and {host.folder}; {rerun}",
+        exit_code=exit_code,
+    )

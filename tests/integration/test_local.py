@@ -21,7 +21,7 @@ from typer.testing import CliRunner
 
 from easy_sm.__main__ import app
 from tests.conftest import free_port
-from tests.integration.conftest import run_cli
+from tests.integration.conftest import SESSION_ID, run_cli
 
 pytestmark = pytest.mark.docker
 
@@ -50,10 +50,13 @@ def own_project(example_project: Path, example_image: str, tmp_path: Path) -> Pa
 
 
 def app_containers(client: object, kind: str | None = None) -> list[object]:
+    """This session's containers of the example app (other test sessions may run their own
+    ex-app containers on the same engine at the same time)."""
     labels = ["easy_sm.app=ex-app"]
     if kind:
         labels.append(f"easy_sm.kind={kind}")
-    found = client.containers.list(all=True, filters={"label": labels}, ignore_removed=True)  # type: ignore[attr-defined]
+    filters = {"label": labels, "ancestor": f"ex-app:pytest-{SESSION_ID}"}
+    found = client.containers.list(all=True, filters=filters, ignore_removed=True)  # type: ignore[attr-defined]
     return list(found)
 
 

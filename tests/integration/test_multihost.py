@@ -102,9 +102,14 @@ def test_a_failing_host_fails_the_job_with_its_failure_and_cleans_up(
     )
     assert code == 255, err
     assert out == ""
-    assert "error: local training failed on algo-2 (container exit code 255)" in err
-    assert "algo-2 | RuntimeError: boom on algo-2" in err
     failure = distributed_project / TEST_DIR / "hosts/algo-2/output/failure"
+    errors = [line for line in err.splitlines() if line.startswith("error:")]
+    assert errors == [
+        "error: local training failed on algo-2 (exit 255): RuntimeError: boom on algo-2 "
+        "(algo-1, algo-3 stopped with it) — "
+        f"full text in {failure}; fix it, then run `easy_sm local train` again"
+    ]
+    assert "algo-2 | RuntimeError: boom on algo-2" in err  # its output, live
     assert "boom on algo-2" in failure.read_text()
     assert leftovers(docker_client, err) == ([], [])
 

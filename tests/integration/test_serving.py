@@ -195,3 +195,31 @@ def test_sigterm_during_a_slow_request_lets_it_finish(slow_project: Path) -> Non
     assert stopped_after < 25
     with pytest.raises(requests.ConnectionError):
         requests.get(f"{url}/ping", timeout=2)
+
+
+def test_ping_never_answers_503_after_local_deploy_returned(slow_project: Path) -> None:
+    """Four workers whose model_fn takes 0.2-1.7 s: `local deploy` returns on the first 200,
+    and from then on every GET /ping (a new connection each, so every worker answers some)
+    is 200. Three deploys in a row."""
+    # Under an app name of its own, so that `local stop` of ex-app (by a test session running
+    # beside this one) leaves these deployments alone.
+    shutil.copy(slow_project / "ex-app.json", slow_project / "ready-probe.json")
+    for _ in range(3):
+        port = free_port()
+        url = deploy(
+            slow_project,
+            port,
+            *("-a", "ready-probe"),
+            *("--env", "SAGEMAKER_MODEL_SERVER_WORKERS=4"),
+            *("--env", "TEST_LOAD_SECONDS=0.2"),
+            *("--env", "TEST_LOAD_JITTER=1.5"),
+        )
+        statuses: list[int] = []
+        try:
+            until = time.monotonic() + 2.0  # past the slowest worker's load
+            while time.monotonic() < until:
+                statuses.append(requests.get(f"{url}/ping", timeout=5).status_code)
+        finally:
+            run_cli(["local", "stop", "-a", "ready-probe", "-p", str(port)], slow_project)
+        assert len(statuses) > 30
+        assert {status: statuses.count(status) for status in statuses} == {200: len(statuses)}

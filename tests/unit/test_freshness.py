@@ -288,3 +288,24 @@ def test_a_wrong_processing_script_fails_before_any_build(
     result = runner.invoke(app, ["local", "process", "-f", "nope.py"])
     assert result.exit_code == 2, result.stderr
     assert "processing script" in result.stderr and "not found" in result.stderr
+
+
+def test_every_hosts_model_and_output_data_are_merged_with_clashes_named(
+    local: LocalApp,
+) -> None:
+    from easy_sm.docker.multihost import collect_artifacts
+
+    job = prepare_multihost_training(local, {}, {}, 2)
+    (local.test_dir / "model" / "stale.bin").write_text("from an earlier run")
+    for host in job.hosts:
+        (host.folder / "model" / f"{host.name}.txt").write_text(host.name)
+        (host.folder / "model" / "shared.txt").write_text(host.name)
+        (host.folder / "output" / "data" / "sub").mkdir()
+        (host.folder / "output" / "data" / "sub" / f"{host.name}.csv").write_text("1\n")
+    clashes = collect_artifacts(job)
+    model = local.test_dir / "model"
+    assert sorted(p.name for p in model.iterdir()) == ["algo-1.txt", "algo-2.txt", "shared.txt"]
+    assert (model / "shared.txt").read_text() == "algo-2"
+    assert clashes == ["model/shared.txt written by algo-1 and algo-2"]
+    data = local.test_dir / "output" / "data" / "sub"
+    assert sorted(p.name for p in data.iterdir()) == ["algo-1.csv", "algo-2.csv"]

@@ -141,6 +141,45 @@ def test_invocations_wait_for_a_model_that_is_still_loading(model_dir: Path) -> 
     assert (answer.status, answer.text) == (200, "model:2\n")
 
 
+def test_ping_is_200_only_once_every_worker_has_loaded_and_then_stays_200(
+    model_dir: Path,
+) -> None:
+    readiness = wsgi.Readiness(2)
+    first_slot, second_slot = readiness.claim_slot(), readiness.claim_slot()
+    hooks = types.SimpleNamespace(model_fn=lambda directory: "model")
+    first = wsgi.ModelServer(hooks, str(model_dir), readiness=readiness, slot=first_slot)
+    second = wsgi.ModelServer(hooks, str(model_dir), readiness=readiness, slot=second_slot)
+
+    first.load()
+    assert call(first, "GET", "/ping").status == 503  # loaded, but its sibling is not
+    assert call(second, "GET", "/ping").status == 503
+    second.load()
+    assert [call(app, "GET", "/ping").status for app in (first, second)] == [200, 200]
+
+    # The second worker exits (crash, restart); its replacement has not loaded yet.
+    readiness.release_slot(second_slot)
+    replacement = wsgi.ModelServer(
+        hooks, str(model_dir), readiness=readiness, slot=readiness.claim_slot()
+    )
+    assert [call(app, "GET", "/ping").status for app in (first, replacement)] == [200, 200]
+
+
+def test_a_worker_replaced_before_the_server_was_ready_is_waited_for(model_dir: Path) -> None:
+    readiness = wsgi.Readiness(2)
+    first, second = readiness.claim_slot(), readiness.claim_slot()
+    readiness.mark_loaded(first)
+    readiness.release_slot(second)  # exited while loading
+    readiness.mark_loaded(readiness.claim_slot())  # its replacement loaded
+    assert readiness.is_ready()
+    again = wsgi.Readiness(2)
+    loaded = again.claim_slot()
+    again.mark_loaded(loaded)
+    again.release_slot(loaded)  # loaded, then exited: it no longer counts
+    again.claim_slot()
+    again.mark_loaded(again.claim_slot())
+    assert not again.is_ready()
+
+
 def test_a_failing_model_fn_is_logged_reported_and_keeps_ping_at_503(
     model_dir: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -30,13 +30,15 @@ VIRGINICA = "6.7,3.0,5.2,2.3"
 # A test-only inference.py: the example's hooks, slowed down or broken on demand.
 SLOW_INFERENCE = """\
 import os
+import random
 import time
 
 import joblib
 
 
 def model_fn(model_dir):
-    time.sleep(float(os.environ.get("TEST_LOAD_SECONDS", "0")))
+    jitter = random.uniform(0, float(os.environ.get("TEST_LOAD_JITTER", "0")))
+    time.sleep(float(os.environ.get("TEST_LOAD_SECONDS", "0")) + jitter)
     if os.environ.get("TEST_LOAD_FAILS"):
         raise RuntimeError("cannot load the model (test)")
     return joblib.load(os.path.join(model_dir, "model.joblib"))
@@ -213,7 +215,7 @@ def test_settings_come_from_the_sagemaker_environment_variables(launcher: Launch
         "MaxPayloadInMB": 2,
     }
     assert "3 worker(s)" in server.output()
-    deadline = time.monotonic() + 30  # /ping turned 200 with the first worker; wait for all
+    deadline = time.monotonic() + 30  # /ping is 200: all loaded; wait for the last log line
     while server.output().count("model loaded from") < 3 and time.monotonic() < deadline:
         time.sleep(0.1)
     assert server.output().count("model loaded from") == 3
@@ -312,3 +314,115 @@ def test_execution_parameters_default_to_one_transform_per_worker(launcher: Laun
     parameters = json.loads(requests.get(f"{server.url}/execution-parameters", timeout=10).text)
     assert parameters["MaxConcurrentTransforms"] == (os.cpu_count() or 1)
     assert parameters["MaxPayloadInMB"] == 6
+
+
+def worker_pids(server: Server) -> list[int]:
+    """The gunicorn workers: the children of the master (`serve` itself)."""
+    pid = server.process.pid
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text(encoding="ascii")
+    return sorted(int(child) for child in children.split())
+
+
+def ping_statuses_from_the_first_200(server: Server, seconds: float) -> list[int]:
+    """GET /ping as fast as one client can, a new connection each time (so that every worker
+    answers some): the statuses from the first 200 on, for `seconds` (0: no answer). Before
+    the first 200, workers importing inference.py may leave a connection unanswered a while."""
+    statuses: list[int] = []
+    give_up = time.monotonic() + 60
+    first_200: float | None = None
+    while first_200 is None or time.monotonic() - first_200 < seconds:
+        if first_200 is None and time.monotonic() > give_up:
+            pytest.fail(f"serve never answered GET /ping with 200:\n{server.output()}")
+        try:
+            status = requests.get(f"{server.url}/ping", timeout=5).status_code
+        except requests.RequestException:
+            status = 0
+        if first_200 is None and status == 200:
+            first_200 = time.monotonic()
+        if first_200 is not None:
+            statuses.append(status)
+    return statuses
+
+
+def test_ping_never_answers_503_again_once_it_answered_200(launcher: Launcher) -> None:
+    server = launcher.start(
+        {
+            "SAGEMAKER_MODEL_SERVER_WORKERS": "6",
+            "TEST_LOAD_SECONDS": "0.5",
+            "TEST_LOAD_JITTER": "2.5",  # the workers finish loading over 2.5 s
+        },
+        slow_hooks=True,
+        wait=False,
+    )
+    statuses = ping_statuses_from_the_first_200(server, seconds=3.0)
+    assert len(statuses) > 50
+    assert {status: statuses.count(status) for status in statuses} == {200: len(statuses)}
+    assert server.output().count("model loaded from") == 6
+
+
+def test_a_worker_killed_later_is_replaced_while_the_others_answer_every_request(
+    launcher: Launcher,
+) -> None:
+    server = launcher.start(
+        {"SAGEMAKER_MODEL_SERVER_WORKERS": "3", "TEST_LOAD_SECONDS": "2"}, slow_hooks=True
+    )
+    before = worker_pids(server)
+    assert len(before) == 3
+    os.kill(before[0], signal.SIGKILL)  # as the kernel's out-of-memory killer would
+    answers: list[tuple[str, int, str]] = []
+    slowest = 0.0
+    until = time.monotonic() + 4.0  # the replacement loads its model for 2 s of it
+    while time.monotonic() < until:
+        ping = requests.get(f"{server.url}/ping", timeout=5)
+        answers.append(("ping", ping.status_code, ping.text))
+        started = time.monotonic()
+        answer = post(None, server.url, SETOSA)
+        slowest = max(slowest, time.monotonic() - started)
+        answers.append(("invocations", answer.status_code, answer.text))
+    assert {answer for answer in answers} == {("ping", 200, "\n"), ("invocations", 200, "setosa\n")}
+    assert slowest < 1.5  # no request waited for the replacement's model
+    deadline = time.monotonic() + 20
+    while server.output().count("model loaded from") < 4:
+        assert time.monotonic() < deadline, server.output()
+        time.sleep(0.1)
+    after = worker_pids(server)
+    assert len(after) == 3 and before[0] not in after
+    assert f"Worker (pid:{before[0]}) was sent SIGKILL" in server.output()
+
+
+def test_preload_runs_model_fn_once_in_the_master_before_the_workers_fork(
+    launcher: Launcher,
+) -> None:
+    server = launcher.start({"SAGEMAKER_MODEL_SERVER_WORKERS": "3", "EASY_SM_PRELOAD": "true"})
+    session = requests.Session()
+    for _ in range(6):
+        assert post(None, server.url, f"{SETOSA}\n{VIRGINICA}").text == "setosa\nvirginica\n"
+    assert post(session, server.url, SETOSA).text == "setosa\n"
+    deadline = time.monotonic() + 20  # forked workers answer at once: the last may still come
+    while len(worker_pids(server)) < 3:
+        assert time.monotonic() < deadline, server.output()
+        time.sleep(0.1)
+    output = server.output()
+    assert "3 worker(s) x 4 thread(s), timeout 60 s, model preloaded before the fork" in output
+    assert output.count("model loaded from") == 1
+    assert f"[{server.process.pid}] [INFO] model loaded from" in output  # in the master
+
+
+def test_preload_with_a_failing_model_fn_stops_before_any_worker_starts(
+    launcher: Launcher,
+) -> None:
+    server = launcher.start(
+        {"EASY_SM_PRELOAD": "true", "TEST_LOAD_FAILS": "1", "SAGEMAKER_MODEL_SERVER_WORKERS": "2"},
+        slow_hooks=True,
+        wait=False,
+    )
+    assert server.process.wait(30) == 3
+    output = server.output()
+    assert "RuntimeError: cannot load the model (test)" in output
+    assert "Booting worker" not in output
+
+
+def test_a_bad_preload_setting_stops_the_server_with_a_clear_message(launcher: Launcher) -> None:
+    server = launcher.start({"EASY_SM_PRELOAD": "maybe"}, wait=False)
+    assert server.process.wait(30) != 0
+    assert "EASY_SM_PRELOAD='maybe' must be true or false" in server.output()

@@ -3,7 +3,9 @@ hooks; edit them freely, the server plumbing is refreshed by `easy_sm update-scr
 
 - `model_fn(model_dir)`: load the model, once per server worker, from `model_dir`
   (/opt/ml/model, where SageMaker extracts model.tar.gz). If it raises, the server stops and
-  the traceback is in the container's log.
+  the traceback is in the container's log. With EASY_SM_PRELOAD=true it runs once, before
+  the workers fork, and they share the model's memory: then it must not start threads or
+  open a GPU context.
 - `predict_fn(data, model)`: predictions for `data`, by default a 2-D float array with one row
   per record. An exception here answers 500 and logs the traceback; the server goes on.
 

@@ -1,9 +1,12 @@
 """The model server's WSGI app: `GET /ping`, `POST /invocations`, `GET /execution-parameters`.
 
 `serve` runs it under gunicorn (`wsgi:create_app()`, once per worker). The model is loaded in a
-background thread when a worker starts, so `/ping` answers at once: 503 while loading, 200
-once loaded. `/invocations` waits for the load; if `model_fn` fails the traceback is logged and
-the worker exits with gunicorn's boot-error code, which stops the server (fail fast).
+background thread when a worker starts, so `/ping` answers at once: 503 until EVERY worker has
+loaded its copy, then 200 until the server stops (the workers share that state, see Readiness):
+a worker restarted later loads its copy before it takes any request, while the others serve.
+`/invocations` waits for the load; if `model_fn` fails the traceback is logged and the worker
+exits with gunicorn's boot-error code, which stops the server (fail fast). With
+EASY_SM_PRELOAD=true the model is loaded once, in gunicorn's master, before the workers fork.
 
 Managed by easy_sm: `easy_sm update-scripts` refreshes this file. Put your code in inference.py.
 """
@@ -11,9 +14,11 @@ Managed by easy_sm: `easy_sm update-scripts` refreshes this file. Put your code 
 from __future__ import annotations
 
 import csv
+import gc
 import io
 import json
 import logging
+import mmap
 import os
 import sys
 import threading
@@ -228,6 +233,56 @@ def _answer(
     return [body]
 
 
+class Readiness:
+    """Whether the whole server is ready, shared by gunicorn's master and all its workers.
+
+    One anonymous shared memory page, made in the master before it forks the workers: a "ready"
+    byte and one byte per worker slot (free, loading, loaded). The master hands each worker it
+    starts a free slot and frees it when the worker exits; a worker marks its slot loaded once
+    its model_fn returned. The server is ready once `workers` live slots are loaded, and from
+    then on stays ready until it stops: a worker that is restarted later (crash, out of
+    memory) loads its copy before it accepts a request, while the others serve.
+    """
+
+    FREE, LOADING, LOADED = 0, 1, 2
+
+    def __init__(self, workers: int) -> None:
+        self.workers = workers
+        # Twice the slots: room for replacements started before the old workers are gone.
+        self._memory = mmap.mmap(-1, 1 + 2 * workers)
+
+    def claim_slot(self) -> int | None:
+        """A free slot for a worker about to start (in the master), marked loading."""
+        for slot in range(1, len(self._memory)):
+            if self._memory[slot] == self.FREE:
+                self._memory[slot] = self.LOADING
+                return slot
+        return None
+
+    def release_slot(self, slot: int | None) -> None:
+        """The worker holding `slot` has exited (in the master)."""
+        if slot is not None:
+            self._memory[slot] = self.FREE
+
+    def mark_loaded(self, slot: int | None) -> None:
+        """This worker's model is loaded (in the worker)."""
+        if slot is not None:
+            self._memory[slot] = self.LOADED
+        self.is_ready()
+
+    def mark_ready(self) -> None:
+        """Every worker has the model (preloaded in the master before the fork)."""
+        self._memory[0] = 1
+
+    def is_ready(self) -> bool:
+        if self._memory[0]:
+            return True
+        if self._memory[1:].count(self.LOADED) >= self.workers:
+            self._memory[0] = 1  # latched: never goes back
+            return True
+        return False
+
+
 class ModelServer:
     """The WSGI app. `hooks` is the user's inference module (model_fn, predict_fn and
     optionally input_fn, output_fn)."""
@@ -241,8 +296,12 @@ class ModelServer:
         max_concurrent_transforms: int = 1,
         load_wait_seconds: float = 60.0,
         on_load_failure: Callable[[BaseException], None] | None = None,
+        readiness: Readiness | None = None,
+        slot: int | None = None,
     ) -> None:
         self.hooks = hooks
+        self.readiness = readiness  # None: a server of one process, ready once loaded
+        self.slot = slot
         self.model_dir = model_dir
         self.max_payload_bytes = int(max_payload_mb * 1024 * 1024)
         self.max_payload_mb = max_payload_mb
@@ -276,7 +335,15 @@ class ModelServer:
         features = getattr(model, "n_features_in_", None)
         self._expected_features = features if isinstance(features, int) else None
         self.loaded.set()
+        if self.readiness is not None:
+            self.readiness.mark_loaded(self.slot)
         log.info("model loaded from %s in %.2f s", self.model_dir, time.monotonic() - started)
+
+    def ready(self) -> bool:
+        """What /ping says: every worker has its model (this one may be a late replacement)."""
+        if self.readiness is None:
+            return self.loaded.is_set()
+        return self.readiness.is_ready()
 
     def load_in_background(self) -> threading.Thread:
         thread = threading.Thread(target=self.load, name="model-loader", daemon=True)
@@ -295,7 +362,7 @@ class ModelServer:
             if path == "/ping":
                 if method not in ("GET", "HEAD"):
                     raise HttpError(405, "use GET /ping", [("Allow", "GET, HEAD")])
-                if self.loaded.is_set():
+                if self.ready():
                     return _answer(start_response, "200 OK", b"\n")
                 state = "failed to load" if self.load_error else "loading"
                 return _answer(
@@ -432,8 +499,45 @@ def _env_number(name: str, default: float) -> float:
     return number
 
 
-def create_app() -> ModelServer:
-    """The app gunicorn serves (`wsgi:create_app()`): imports inference.py, starts loading."""
+def _stop_server(exc: BaseException) -> None:
+    """model_fn failed in gunicorn's master (preload): stop before any worker starts."""
+    raise SystemExit(WORKER_BOOT_ERROR)
+
+
+def _load_with_heartbeat(server: ModelServer, heartbeat: Callable[[], None] | None) -> None:
+    """Load in this thread, telling gunicorn meanwhile that the worker is alive (else a load
+    longer than the timeout would get the worker killed and restarted forever)."""
+    if heartbeat is None:
+        server.load()
+        return
+    done = threading.Event()
+
+    def beat() -> None:
+        while not done.wait(1.0):
+            heartbeat()
+
+    threading.Thread(target=beat, name="model-loader-heartbeat", daemon=True).start()
+    try:
+        server.load()
+    finally:
+        done.set()
+
+
+def create_app(
+    readiness: Readiness | None = None,
+    slot: int | None = None,
+    *,
+    preload: bool = False,
+    heartbeat: Callable[[], None] | None = None,
+) -> ModelServer:
+    """The app gunicorn serves (`wsgi:create_app()`): imports inference.py, loads the model.
+
+    In a worker that starts with the server, the model loads in a background thread, so that
+    /ping answers (503) at once. A worker that replaces one after the server said it was ready
+    loads before it takes a request (`heartbeat` keeps gunicorn from timing it out), so no
+    request waits for it. With `preload` (in gunicorn's master, EASY_SM_PRELOAD=true) the model
+    loads here, once, and the forked workers share its memory.
+    """
     if not logging.getLogger().handlers:
         logging.basicConfig(
             level=logging.INFO,
@@ -452,7 +556,18 @@ def create_app() -> ModelServer:
         max_payload_mb=_env_number("SAGEMAKER_MAX_PAYLOAD_IN_MB", DEFAULT_MAX_PAYLOAD_MB),
         max_concurrent_transforms=workers,
         load_wait_seconds=_env_number("SAGEMAKER_MODEL_SERVER_TIMEOUT", 60.0),
-        on_load_failure=_exit_worker,
+        on_load_failure=_stop_server if preload else _exit_worker,
+        readiness=readiness,
+        slot=slot,
     )
-    server.load_in_background()
+    if preload:
+        server.load()
+        if readiness is not None:
+            readiness.mark_ready()
+        # Keep the collector from writing to the model's objects: their pages stay shared.
+        gc.freeze()
+    elif readiness is not None and readiness.is_ready():
+        _load_with_heartbeat(server, heartbeat)
+    else:
+        server.load_in_background()
     return server
