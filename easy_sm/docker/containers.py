@@ -18,6 +18,7 @@ from easy_sm.docker.engine import (
     gpu_runtime_missing,
     no_gpu_runtime,
     require_image,
+    translate,
 )
 from easy_sm.errors import DockerError, InterruptedByUser, JobFailedError, UsageError
 
@@ -428,6 +429,23 @@ def dedupe_tracebacks(text: str) -> str:
     return "\n".join(out)
 
 
+def _reload_serving(container: Any) -> None:
+    """Refresh the serving container's state; one that vanished (another `easy_sm local stop`,
+    a `docker rm`) is reported as not healthy instead of escaping as the SDK's NotFound."""
+    import docker.errors
+
+    try:
+        container.reload()
+    except docker.errors.NotFound:
+        raise _NotHealthy(
+            f"the serving container {container.name} was removed before /ping answered "
+            "(by `easy_sm local stop`, `docker rm` or another program)",
+            exited=True,
+        ) from None
+    except docker.errors.DockerException as exc:
+        raise translate(exc, f"inspecting {container.name}") from exc
+
+
 def _wait_for_ping(
     container: Any, url: str, timeout: float, on_wait: Callable[[float], None] | None
 ) -> None:
@@ -438,7 +456,7 @@ def _wait_for_ping(
     deadline = started + timeout
     last_note = started
     while True:
-        container.reload()
+        _reload_serving(container)
         if container.status in ("exited", "dead"):
             code = container.attrs.get("State", {}).get("ExitCode")
             raise _NotHealthy(
