@@ -129,3 +129,27 @@ def wait_for_job(
         on_end(described)
     raise_if_unsuccessful(kind, name, described)
     return described
+
+
+def list_newest(
+    sm: SageMakerClient, operation: str, summaries_key: str, max_results: int
+) -> list[dict[str, Any]]:
+    """The `max_results` most recent summaries of a `list_*` operation, newest first, read
+    through boto3's paginator (sorted here too: not every implementation honours SortOrder)."""
+    from easy_sm.errors import UsageError
+
+    if max_results < 1:
+        raise UsageError("-m/--max-results must be at least 1", "give a number of 1 or more")
+    paginator: Any = sm.get_paginator(operation)  # type: ignore[call-overload]
+    pages = paginator.paginate(
+        SortBy="CreationTime",
+        SortOrder="Descending",
+        PaginationConfig={"MaxItems": max_results, "PageSize": min(100, max_results)},
+    )
+    api = "sagemaker:" + "".join(part.title() for part in operation.split("_"))
+    with aws_errors(api):
+        found: list[dict[str, Any]] = [
+            dict(s) for page in pages for s in page.get(summaries_key, [])
+        ]
+    found.sort(key=lambda j: j["CreationTime"], reverse=True)
+    return found[:max_results]

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from easy_sm import console
 from easy_sm.errors import AwsError, JobFailedError, UsageError
 from easy_sm.metrics import Metric, definitions
-from easy_sm.sagemaker.jobs import TRAINING, describe_job
+from easy_sm.sagemaker.jobs import TRAINING, describe_job, list_newest
 from easy_sm.sagemaker.names import s3_uri, unique_name, validate_name
 from easy_sm.sagemaker.session import aws_errors
 
@@ -170,19 +170,7 @@ def start_training_job(sm: SageMakerClient, spec: TrainingSpec) -> str:
 
 def list_training_jobs(sm: SageMakerClient, max_results: int) -> list[dict[str, Any]]:
     """The `max_results` most recent training jobs, newest first."""
-    if max_results < 1:
-        raise UsageError("-m/--max-results must be at least 1")
-    pages = sm.get_paginator("list_training_jobs").paginate(
-        SortBy="CreationTime",
-        SortOrder="Descending",
-        PaginationConfig={"MaxItems": max_results, "PageSize": min(100, max_results)},
-    )
-    with aws_errors("sagemaker:ListTrainingJobs"):
-        jobs: list[dict[str, Any]] = [
-            dict(s) for page in pages for s in page.get("TrainingJobSummaries", [])
-        ]
-    jobs.sort(key=lambda j: j["CreationTime"], reverse=True)
-    return jobs[:max_results]
+    return list_newest(sm, "list_training_jobs", "TrainingJobSummaries", max_results)
 
 
 def model_artifacts(sm: SageMakerClient, job_name: str) -> str:

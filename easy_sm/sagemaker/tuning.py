@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from easy_sm import console
 from easy_sm.errors import InterruptedByUser, JobFailedError, UsageError
 from easy_sm.sagemaker import waiting
+from easy_sm.sagemaker.jobs import list_newest
 from easy_sm.sagemaker.names import BASE_RE, timestamp
 from easy_sm.sagemaker.session import aws_errors
 from easy_sm.sagemaker.training import TrainingSpec, training_job_request
@@ -267,16 +268,9 @@ def wait_for_tuning_job(
 
 def list_tuning_jobs(sm: SageMakerClient, max_results: int) -> list[dict[str, Any]]:
     """The `max_results` most recent tuning jobs, newest first."""
-    if max_results < 1:
-        raise UsageError("-m/--max-results must be at least 1")
-    pages = sm.get_paginator("list_hyper_parameter_tuning_jobs").paginate(
-        SortBy="CreationTime",
-        SortOrder="Descending",
-        PaginationConfig={"MaxItems": max_results, "PageSize": min(100, max_results)},
+    return list_newest(
+        sm,
+        "list_hyper_parameter_tuning_jobs",
+        "HyperParameterTuningJobSummaries",
+        max_results,
     )
-    with aws_errors("sagemaker:ListHyperParameterTuningJobs"):
-        found: list[dict[str, Any]] = [
-            dict(s) for page in pages for s in page.get("HyperParameterTuningJobSummaries", [])
-        ]
-    found.sort(key=lambda j: j["CreationTime"], reverse=True)
-    return found[:max_results]
