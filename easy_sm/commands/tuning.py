@@ -9,13 +9,20 @@ from typing import Annotated, Any
 import typer
 
 from easy_sm import console
-from easy_sm.commands.cloud_common import print_json, sagemaker_client, when
-from easy_sm.commands.helpers import parse_key_values
+from easy_sm.commands.cloud_common import (
+    pack_code,
+    print_json,
+    sagemaker_client,
+    warn_if_pushed_image_is_stale,
+    when,
+)
+from easy_sm.commands.helpers import load_project, parse_key_values
 from easy_sm.commands.options import (
     AppNameOption,
     BaseJobNameOption,
     ChannelOption,
     CheckpointOption,
+    CodeOption,
     Ec2TypeOption,
     EnvOption,
     HyperparametersFileOption,
@@ -32,6 +39,7 @@ from easy_sm.commands.options import (
     ObjectiveOption,
     RangeOption,
     RangesFileOption,
+    SkipChecksOption,
     SpotOption,
     TagOption,
     TrainInputOption,
@@ -77,6 +85,8 @@ def tune(
     checkpoint_s3_uri: CheckpointOption = None,
     tag: TagOption = None,
     metric: MetricOption = None,
+    code: CodeOption = False,
+    skip_checks: SkipChecksOption = False,
 ) -> None:
     """Run a hyperparameter tuning job; print the best job.
 
@@ -92,7 +102,7 @@ def tune(
     from easy_sm.sagemaker.training import parse_channels
 
     ranges = search_space.parse_ranges(range_, ranges_file)
-    spec = {
+    spec: dict[str, Any] = {
         "input_s3": input_s3_dir,
         "output_s3": output_s3_dir,
         "instance_type": ec2_type,
@@ -115,8 +125,17 @@ def tune(
         "max_parallel": max_parallel,
         "early_stopping": early_stopping,
     }
-    sagemaker = sagemaker_client(app_name, iam_role_arn, needs_role=True)
-    console.result(sagemaker.tune(wait=not no_wait, **spec))
+    project = load_project(app_name)
+    sagemaker = sagemaker_client(app_name, iam_role_arn, needs_role=True, project=project)
+    console.result(
+        sagemaker.tune(
+            wait=not no_wait,
+            code=pack_code(project) if code else None,
+            skip_checks=skip_checks,
+            check_image=lambda: warn_if_pushed_image_is_stale(project, sagemaker),
+            **spec,
+        )
+    )
 
 
 def list_tuning_jobs(

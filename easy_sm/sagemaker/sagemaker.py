@@ -158,23 +158,14 @@ class SageMakerClient:
         without, `check_image` runs once the request is valid (the stale-image warning).
         Unless `skip_checks`, the preflight runs once the request is valid."""
         spec["tags"] = self.tags(spec.get("tags"))
-        # the image URI asks STS for the account: only once every argument is valid
         training_spec = training.TrainingSpec(image_uri="", role_arn=self.role, **spec)
-        if code is not None:
-            training_spec.code_s3 = self._code_uri(code, training_spec.output_s3, "-o")
-        training.training_job_request(training_spec, "validation-only")  # before anything else
-        training_spec.image_uri = self.image_uri
-        if not skip_checks:
-            channels = {f"--channel {k}": v for k, v in training_spec.channels.items()}
-            self.preflight(
-                "training",
-                training_spec.instance_type,
-                prefixes={"-i/--input-s3-dir": training_spec.input_s3, **channels},
-            )
-        if code is not None:
-            self._upload_code(code, training_spec.code_s3 or "")
-        elif check_image is not None:
-            check_image()
+        self._ready_to_start(
+            training_spec,
+            lambda: training.training_job_request(training_spec, "validation-only"),
+            code=code,
+            check_image=check_image,
+            skip_checks=skip_checks,
+        )
         name = training.start_training_job(self.sm, training_spec)
         console.info(f"started training job {name}")
         if wait:
@@ -187,6 +178,35 @@ class SageMakerClient:
             return training.model_artifacts(self.sm, name)
         console.info(f"not waiting; follow it with: easy_sm logs -j {name} --follow")
         return training.artifacts_path(training_spec.output_s3, name)
+
+    def _ready_to_start(
+        self,
+        training_spec: training.TrainingSpec,
+        validate: Callable[[], object],
+        *,
+        code: CodeArchive | None,
+        check_image: Callable[[], None] | None,
+        skip_checks: bool,
+    ) -> None:
+        """What `train` and `tune` do before their create call, in this order: the code
+        archive's URI, `validate` (every argument, before any AWS call: the image URI asks STS
+        for the account), the image URI, the preflight (unless `skip_checks`), then the code
+        upload (--code) or the stale-image warning (`check_image`)."""
+        if code is not None:
+            training_spec.code_s3 = self._code_uri(code, training_spec.output_s3, "-o")
+        validate()
+        training_spec.image_uri = self.image_uri
+        if not skip_checks:
+            channels = {f"--channel {k}": v for k, v in training_spec.channels.items()}
+            self.preflight(
+                "training",
+                training_spec.instance_type,
+                prefixes={"-i/--input-s3-dir": training_spec.input_s3, **channels},
+            )
+        if code is not None:
+            self._upload_code(code, training_spec.code_s3 or "")
+        elif check_image is not None:
+            check_image()
 
     def _wait(
         self, kind: jobs.JobKind, name: str, stream_logs: bool, *, stop_hint: str
@@ -267,16 +287,31 @@ class SageMakerClient:
         return job_name
 
     # tuning --------------------------------------------------------------------------------
-    def tune(self, *, wait: bool = True, **spec: Any) -> str:
+    def tune(
+        self,
+        *,
+        wait: bool = True,
+        code: CodeArchive | None = None,
+        check_image: Callable[[], None] | None = None,
+        skip_checks: bool = True,
+        **spec: Any,
+    ) -> str:
         """Start a hyperparameter tuning job (and wait for it, showing its training jobs);
-        return the best training job's name (without waiting: the tuning job's name)."""
+        return the best training job's name (without waiting: the tuning job's name). Its
+        training jobs are prepared as `train` prepares one (tags, --code, preflight)."""
         training_fields = {k: spec.pop(k) for k in list(spec) if k in _TRAINING_FIELDS}
+        training_fields["tags"] = self.tags(training_fields.get("tags"))
         tuning_spec = tuning.TuningSpec(
             training=training.TrainingSpec(image_uri="", role_arn=self.role, **training_fields),
             **spec,
         )
-        tuning.tuning_job_request(tuning_spec, "validation-only")  # before the first AWS call
-        tuning_spec.training.image_uri = self.image_uri
+        self._ready_to_start(
+            tuning_spec.training,
+            lambda: tuning.tuning_job_request(tuning_spec, "validation-only"),
+            code=code,
+            check_image=check_image,
+            skip_checks=skip_checks,
+        )
         name = tuning.start_tuning_job(self.sm, tuning_spec)
         console.info(f"started tuning job {name}")
         if not wait:

@@ -205,7 +205,10 @@ def test_tune_creates_the_tuning_job_sagemaker_needs_and_prints_the_best_job(
     assert definition["StoppingCondition"] == {"MaxRuntimeInSeconds": 600}
     assert "TrainingJobName" not in definition and "HyperParameters" not in definition
     # moto's describe drops the tuning job's tags: check what the server received
-    assert sent["CreateHyperParameterTuningJob"][0]["Tags"] == [{"Key": "team", "Value": "ml"}]
+    assert sent["CreateHyperParameterTuningJob"][0]["Tags"] == [
+        {"Key": "easy_sm:app", "Value": "my-app"},
+        {"Key": "team", "Value": "ml"},
+    ]
     assert "iris-best-001  Completed  0.97" in result.stderr
     assert "best training job: iris-best-001" in result.stderr
 
@@ -364,3 +367,34 @@ def test_train_without_metric_flags_defines_the_documented_defaults(
     assert definitions == [
         {"Name": name, "Regex": metrics.default_regex(name)} for name in metrics.DEFAULT_NAMES
     ]
+
+
+def test_tune_code_passes_the_code_archive_as_the_code_channel_of_every_training_job(
+    runner: CliRunner, tuning: Script, sent: dict[str, list[dict[str, Any]]]
+) -> None:
+    tuning.first = lambda job: best(job, "iris-best-001", 0.97)
+    result = invoke(runner, *TUNE, "--range", "C=continuous:0.01:10", "--code")
+    assert result.exit_code == 0, result.stderr
+    keys = [
+        o["Key"]
+        for o in aws("s3").list_objects_v2(Bucket="data-bucket").get("Contents", [])
+        if "/code/" in o["Key"]
+    ]
+    assert len(keys) == 1 and keys[0].endswith(".tar.gz")
+    definition = sent["CreateHyperParameterTuningJob"][0]["TrainingJobDefinition"]
+    channels = {c["ChannelName"]: c for c in definition["InputDataConfig"]}
+    assert channels["code"]["DataSource"]["S3DataSource"]["S3Uri"] == f"s3://data-bucket/{keys[0]}"
+    assert "training" in channels
+
+
+def test_tune_with_an_image_that_was_never_pushed_fails_before_creating_anything(
+    runner: CliRunner, tuning: Script
+) -> None:
+    aws("ecr").batch_delete_image(repositoryName="my-app", imageIds=[{"imageTag": "latest"}])
+    result = invoke(runner, *TUNE, "--range", "C=continuous:0.01:10")
+    assert result.exit_code == 4, result.stderr
+    assert "is not in ECR — run easy_sm push" in result.stderr
+    assert (
+        aws("sagemaker").list_hyper_parameter_tuning_jobs()["HyperParameterTuningJobSummaries"]
+        == []
+    )
