@@ -115,15 +115,18 @@ def main() -> None:
         config = json.loads(config_path.read_text())
         config["docker_tag"] = tag
         config_path.write_text(json.dumps(config, indent=4) + "\n")
-        boto3.client(
+        s3 = boto3.client(
             "s3",
             endpoint_url=env["AWS_ENDPOINT_URL"],
             region_name="eu-west-1",
             aws_access_key_id="testing",
             aws_secret_access_key="testing",
-        ).create_bucket(
+        )
+        s3.create_bucket(
             Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"}
         )
+        # the training data the preflight checks for (both paths pay that check)
+        s3.put_object(Bucket=BUCKET, Key="train/iris.csv", Body=b"5.1,3.5,1.4,0.2,setosa\n")
         print("preparing: easy_sm build && easy_sm push (untimed)...", file=sys.stderr)
         run(["build"], project, env)
         run(["push"], project, env)
