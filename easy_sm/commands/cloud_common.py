@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from easy_sm import console
-from easy_sm.commands.helpers import get_iam_role, load_project
+from easy_sm.commands.helpers import get_iam_role, load_project, parse_key_values
 
 if TYPE_CHECKING:
     from easy_sm.commands.helpers import Project
@@ -80,3 +81,49 @@ def warn_if_pushed_image_is_stale(project: Project, sagemaker: SageMakerClient) 
             console.warn(STALE_IMAGE_WARNING)
     except (EasySmError, OSError, ValueError, KeyError):
         return
+
+
+def training_job_fields(
+    *,
+    input_s3: str,
+    output_s3: str,
+    instance_type: str,
+    base_job_name: str,
+    instance_count: int,
+    input_sharded: bool,
+    hyperparameters: list[str] | None,
+    hyperparameters_file: Path | None,
+    channel: list[str] | None,
+    env: list[str] | None,
+    tag: list[str] | None,
+    volume_size: int,
+    max_run: int,
+    spot: bool,
+    max_wait: int | None,
+    checkpoint_s3_uri: str | None,
+    metric: list[str] | None,
+) -> dict[str, Any]:
+    """The TrainingSpec fields of the training-job flags `train` and `tune` share, parsed and
+    validated once, so a training flag means the same on both."""
+    from easy_sm import hyperparameters as hps
+    from easy_sm import metrics
+    from easy_sm.sagemaker.training import parse_channels
+
+    return {
+        "input_s3": input_s3,
+        "output_s3": output_s3,
+        "instance_type": instance_type,
+        "base_job_name": base_job_name,
+        "instance_count": instance_count,
+        "input_sharded": input_sharded,
+        "hyperparameters": hps.parse(hyperparameters, hyperparameters_file),
+        "channels": parse_channels(channel),
+        "environment": parse_key_values(env, "--env", env_keys=True),
+        "tags": parse_key_values(tag, "--tag"),
+        "volume_size_gb": volume_size,
+        "max_run_seconds": max_run,
+        "spot": spot,
+        "max_wait_seconds": max_wait,
+        "checkpoint_s3": checkpoint_s3_uri,
+        "metrics": metrics.parse(metric),
+    }

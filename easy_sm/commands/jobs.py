@@ -13,6 +13,7 @@ from easy_sm.commands.cloud_common import (
     pack_code,
     print_json,
     sagemaker_client,
+    training_job_fields,
     warn_if_pushed_image_is_stale,
     when,
 )
@@ -99,29 +100,26 @@ def train(
     Example:
         easy_sm train -n iris -e ml.m5.large -i s3://my-bucket/data -o s3://my-bucket/models
     """
-    from easy_sm import hyperparameters as hps
-    from easy_sm import metrics
-    from easy_sm.sagemaker.training import parse_channels
-
-    spec = {
-        "input_s3": input_s3_dir,
-        "output_s3": output_s3_dir,
-        "instance_type": ec2_type,
-        "base_job_name": base_job_name,
-        "instance_count": instance_count,
-        "input_sharded": input_sharded,
-        "hyperparameters": hps.parse(hyperparameters, hyperparameters_file),
-        "channels": parse_channels(channel),
-        "environment": parse_key_values(env, "--env", env_keys=True),
-        "tags": parse_key_values(tag, "--tag"),
-        "volume_size_gb": volume_size,
-        "max_run_seconds": max_run,
-        "spot": spot,
-        "max_wait_seconds": max_wait,
-        "checkpoint_s3": checkpoint_s3_uri,
-        "metrics": metrics.parse(metric),
-        "keep_alive_seconds": keep_alive,
-    }
+    spec = training_job_fields(
+        input_s3=input_s3_dir,
+        output_s3=output_s3_dir,
+        instance_type=ec2_type,
+        base_job_name=base_job_name,
+        instance_count=instance_count,
+        input_sharded=input_sharded,
+        hyperparameters=hyperparameters,
+        hyperparameters_file=hyperparameters_file,
+        channel=channel,
+        env=env,
+        tag=tag,
+        volume_size=volume_size,
+        max_run=max_run,
+        spot=spot,
+        max_wait=max_wait,
+        checkpoint_s3_uri=checkpoint_s3_uri,
+        metric=metric,
+    )
+    spec["keep_alive_seconds"] = keep_alive
     project = load_project(app_name)
     packed = pack_code(project) if code else None
     sagemaker = sagemaker_client(app_name, iam_role_arn, needs_role=True, project=project)

@@ -13,10 +13,11 @@ from easy_sm.commands.cloud_common import (
     pack_code,
     print_json,
     sagemaker_client,
+    training_job_fields,
     warn_if_pushed_image_is_stale,
     when,
 )
-from easy_sm.commands.helpers import load_project, parse_key_values
+from easy_sm.commands.helpers import load_project
 from easy_sm.commands.options import (
     AppNameOption,
     BaseJobNameOption,
@@ -39,6 +40,7 @@ from easy_sm.commands.options import (
     ObjectiveOption,
     RangeOption,
     RangesFileOption,
+    ShardedOption,
     SkipChecksOption,
     SpotOption,
     TagOption,
@@ -73,6 +75,7 @@ def tune(
     iam_role_arn: IamRoleOption = None,
     app_name: AppNameOption = None,
     instance_count: InstanceCountOption = 1,
+    input_sharded: ShardedOption = False,
     no_wait: NoWaitOption = False,
     hyperparameters: HyperparametersOption = None,
     hyperparameters_file: HyperparametersFileOption = None,
@@ -97,27 +100,30 @@ def tune(
     Example: easy_sm tune -i s3://b/data -o s3://b/out -e ml.m5.large -n my-app \\
       --range C=continuous:0.01:10:log --objective validation:accuracy --max-jobs 8
     """
-    from easy_sm import hyperparameters as hps
     from easy_sm import metrics, search_space
-    from easy_sm.sagemaker.training import parse_channels
 
     ranges = search_space.parse_ranges(range_, ranges_file)
-    spec: dict[str, Any] = {
-        "input_s3": input_s3_dir,
-        "output_s3": output_s3_dir,
-        "instance_type": ec2_type,
-        "base_job_name": base_job_name,
-        "instance_count": instance_count,
-        "hyperparameters": hps.parse(hyperparameters, hyperparameters_file),
-        "channels": parse_channels(channel),
-        "environment": parse_key_values(env, "--env", env_keys=True),
-        "tags": parse_key_values(tag, "--tag"),
-        "volume_size_gb": volume_size,
-        "max_run_seconds": max_run,
-        "spot": spot,
-        "max_wait_seconds": max_wait,
-        "checkpoint_s3": checkpoint_s3_uri,
-        "metrics": metrics.with_objective(metrics.parse(metric), objective),
+    spec = training_job_fields(
+        input_s3=input_s3_dir,
+        output_s3=output_s3_dir,
+        instance_type=ec2_type,
+        base_job_name=base_job_name,
+        instance_count=instance_count,
+        input_sharded=input_sharded,
+        hyperparameters=hyperparameters,
+        hyperparameters_file=hyperparameters_file,
+        channel=channel,
+        env=env,
+        tag=tag,
+        volume_size=volume_size,
+        max_run=max_run,
+        spot=spot,
+        max_wait=max_wait,
+        checkpoint_s3_uri=checkpoint_s3_uri,
+        metric=metric,
+    )
+    spec["metrics"] = metrics.with_objective(spec["metrics"], objective)
+    spec |= {
         "ranges": ranges,
         "objective": search_space.Objective(objective, maximize),
         "strategy": search_space.check_strategy(strategy, ranges),

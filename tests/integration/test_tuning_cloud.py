@@ -398,3 +398,14 @@ def test_tune_with_an_image_that_was_never_pushed_fails_before_creating_anything
         aws("sagemaker").list_hyper_parameter_tuning_jobs()["HyperParameterTuningJobSummaries"]
         == []
     )
+
+
+def test_tune_input_sharded_shards_the_data_channels_as_train_does(
+    runner: CliRunner, tuning: Script, sent: dict[str, list[dict[str, Any]]]
+) -> None:
+    tuning.first = lambda job: best(job, "iris-best-001", 0.97)
+    result = invoke(runner, *TUNE, "--range", "C=continuous:0.01:10", "--input-sharded")
+    assert result.exit_code == 0, result.stderr
+    definition = sent["CreateHyperParameterTuningJob"][0]["TrainingJobDefinition"]
+    (channel,) = definition["InputDataConfig"]
+    assert channel["DataSource"]["S3DataSource"]["S3DataDistributionType"] == "ShardedByS3Key"
