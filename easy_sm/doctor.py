@@ -39,17 +39,11 @@ def run_checks(
 
 
 def _image_check(project: Project, engine: object) -> Check:
-    from easy_sm.docker.build import build_request, context_files
+    from easy_sm.docker.build import context_files, project_build_request
     from easy_sm.docker.health import image_check
 
     try:
-        request = build_request(
-            project.config,
-            project.project_dir,
-            project.module_dir,
-            project.requirements_file,
-            project.image,
-        )
+        request = project_build_request(project)
     except ConfigError as exc:
         return Check("image built", False, exc.message, exc.hint or "", exc.exit_code)
     if engine is None:

@@ -13,7 +13,6 @@ from easy_sm.errors import UsageError
 
 if TYPE_CHECKING:
     from easy_sm.commands.helpers import Project
-    from easy_sm.docker.build import BuildRequest
 
 PlatformOption = Annotated[
     str,
@@ -60,6 +59,8 @@ def build(
         )
     if platform != "linux/amd64":
         console.warn(f"building for {platform}: SageMaker only runs linux/amd64 images")
+    from easy_sm.docker.build import project_build_request
+
     project = load_project(app_name)
     request = project_build_request(project, platform=platform)
     request.nocache = no_cache
@@ -70,26 +71,12 @@ def build(
     console.result(project.image)
 
 
-def project_build_request(project: Project, *, platform: str = "linux/amd64") -> BuildRequest:
-    """The build of the project's image (`{image_name}:{tag}`), as `easy_sm build` makes it."""
-    from easy_sm.docker.build import build_request
-
-    project.require_base_dir()
-    return build_request(
-        project.config,
-        project.project_dir,
-        project.module_dir,
-        project.requirements_file,
-        project.image,
-        platform=platform,
-    )
-
-
 def ensure_fresh(project: Project, *, no_build: bool) -> None:
     """Before a local command runs the image: build it if missing, rebuild it if the
     sources changed since it was built (unless --no-build)."""
     if no_build:
         return
+    from easy_sm.docker.build import project_build_request
     from easy_sm.docker.freshness import ensure_fresh_image
 
     ensure_fresh_image(project_build_request(project), no_build=False)

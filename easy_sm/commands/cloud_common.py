@@ -4,9 +4,12 @@ SageMakerClient and JSON/plain output helpers. Nothing AWS is imported at start-
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+import typer
 
 from easy_sm import console
 from easy_sm.commands.helpers import get_iam_role, load_project, parse_key_values
@@ -127,3 +130,18 @@ def training_job_fields(
         "checkpoint_s3": checkpoint_s3_uri,
         "metrics": metrics.parse(metric),
     }
+
+
+class CommandTable:
+    """A module's top-level commands: name -> (function, extra command settings). The root app
+    registers them all, or (`easy_sm <name>`) just the one asked for: see __main__.app_for."""
+
+    def __init__(self, commands: dict[str, tuple[Callable[..., None], dict[str, Any]]]) -> None:
+        self.commands = commands
+        self.names = tuple(commands)
+
+    def register(self, app: typer.Typer, only: str | None = None) -> None:
+        """Add these commands (or just `only`) to `app`."""
+        for name, (function, settings) in self.commands.items():
+            if only is None or name == only:
+                app.command(name, **settings)(function)

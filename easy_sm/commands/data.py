@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from easy_sm import console
-from easy_sm.commands.cloud_common import sagemaker_client
+from easy_sm.commands.cloud_common import CommandTable, sagemaker_client
 from easy_sm.commands.options import (
     AppNameOption,
     UnusedRoleOption,
@@ -41,15 +40,11 @@ def upload_data(
     console.result(sagemaker.upload_data(input_dir, target_dir))
 
 
-# name -> (function, extra command settings); `easy_sm <name>` registers just its own.
-_COMMANDS: dict[str, tuple[Callable[..., None], dict[str, Any]]] = {
-    "upload-data": (upload_data, {}),
-}
-COMMANDS = tuple(_COMMANDS)
-
-
-def register(app: typer.Typer, only: str | None = None) -> None:
-    """Add this module's commands (or just `only`) to the root app."""
-    for name, (function, settings) in _COMMANDS.items():
-        if only is None or name == only:
-            app.command(name, **settings)(function)
+# `easy_sm <name>` registers just its own command (see __main__.app_for).
+_TABLE = CommandTable(
+    {
+        "upload-data": (upload_data, {}),
+    }
+)
+COMMANDS = _TABLE.names
+register = _TABLE.register

@@ -3,13 +3,12 @@ state, instances, autoscaling, cost and last log lines. The summary is the resul
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Annotated, Any
 
 import typer
 
 from easy_sm import console
-from easy_sm.commands.cloud_common import print_json, sagemaker_client
+from easy_sm.commands.cloud_common import CommandTable, print_json, sagemaker_client
 from easy_sm.commands.completion import complete_endpoint_name, complete_job_name
 from easy_sm.commands.options import AppNameOption, JsonOption
 from easy_sm.errors import UsageError
@@ -83,12 +82,7 @@ def print_endpoint_costs(sagemaker: Any, found: list[Any], idle_hours: int, as_j
         console.result(endpoint_cost_line(cost))
 
 
-_COMMANDS: dict[str, tuple[Callable[..., None], dict[str, Any]]] = {"describe": (describe, {})}
-COMMANDS = tuple(_COMMANDS)
-
-
-def register(app: typer.Typer, only: str | None = None) -> None:
-    """Add this module's commands (or just `only`) to the root app."""
-    for name, (function, settings) in _COMMANDS.items():
-        if only is None or name == only:
-            app.command(name, **settings)(function)
+# `easy_sm <name>` registers just its own command (see __main__.app_for).
+_TABLE = CommandTable({"describe": (describe, {})})
+COMMANDS = _TABLE.names
+register = _TABLE.register

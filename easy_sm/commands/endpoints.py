@@ -5,14 +5,13 @@ stdout carries only each command's result (an endpoint name, a response body, --
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from easy_sm import console
-from easy_sm.commands.cloud_common import print_json, sagemaker_client, when
+from easy_sm.commands.cloud_common import CommandTable, print_json, sagemaker_client, when
 from easy_sm.commands.helpers import parse_key_values
 from easy_sm.commands.options import (
     AppNameOption,
@@ -469,21 +468,17 @@ def invoke(
     sys.stdout.flush()
 
 
-# name -> (function, extra command settings); `easy_sm <name>` registers just its own.
-_COMMANDS: dict[str, tuple[Callable[..., None], dict[str, Any]]] = {
-    "deploy": (deploy, {}),
-    "deploy-serverless": (deploy_serverless, {}),
-    "deploy-async": (deploy_async, {}),
-    "rollback": (rollback, {}),
-    "list-endpoints": (list_endpoints, {}),
-    "delete-endpoint": (delete_endpoint, {}),
-    "invoke": (invoke, {}),
-}
-COMMANDS = tuple(_COMMANDS)
-
-
-def register(app: typer.Typer, only: str | None = None) -> None:
-    """Add this module's commands (or just `only`) to the root app."""
-    for name, (function, settings) in _COMMANDS.items():
-        if only is None or name == only:
-            app.command(name, **settings)(function)
+# `easy_sm <name>` registers just its own command (see __main__.app_for).
+_TABLE = CommandTable(
+    {
+        "deploy": (deploy, {}),
+        "deploy-serverless": (deploy_serverless, {}),
+        "deploy-async": (deploy_async, {}),
+        "rollback": (rollback, {}),
+        "list-endpoints": (list_endpoints, {}),
+        "delete-endpoint": (delete_endpoint, {}),
+        "invoke": (invoke, {}),
+    }
+)
+COMMANDS = _TABLE.names
+register = _TABLE.register

@@ -3,13 +3,13 @@ get-model-artifacts, logs, stop-training-job. stdout carries only each command's
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from easy_sm import console
 from easy_sm.commands.cloud_common import (
+    CommandTable,
     pack_code,
     print_json,
     sagemaker_client,
@@ -453,22 +453,18 @@ def stop_training_job(
     console.result(sagemaker_client(app_name).stop_training_job(job_name))
 
 
-# name -> (function, extra command settings); `easy_sm <name>` registers just its own.
-_COMMANDS: dict[str, tuple[Callable[..., None], dict[str, Any]]] = {
-    "train": (train, {}),
-    "batch-transform": (batch_transform, {}),
-    "process": (process, {}),
-    "run": (run, {"context_settings": {"allow_interspersed_args": False}}),
-    "list-training-jobs": (list_training_jobs, {}),
-    "get-model-artifacts": (get_model_artifacts, {}),
-    "logs": (logs, {}),
-    "stop-training-job": (stop_training_job, {}),
-}
-COMMANDS = tuple(_COMMANDS)
-
-
-def register(app: typer.Typer, only: str | None = None) -> None:
-    """Add this module's commands (or just `only`) to the root app."""
-    for name, (function, settings) in _COMMANDS.items():
-        if only is None or name == only:
-            app.command(name, **settings)(function)
+# `easy_sm <name>` registers just its own command (see __main__.app_for).
+_TABLE = CommandTable(
+    {
+        "train": (train, {}),
+        "batch-transform": (batch_transform, {}),
+        "process": (process, {}),
+        "run": (run, {"context_settings": {"allow_interspersed_args": False}}),
+        "list-training-jobs": (list_training_jobs, {}),
+        "get-model-artifacts": (get_model_artifacts, {}),
+        "logs": (logs, {}),
+        "stop-training-job": (stop_training_job, {}),
+    }
+)
+COMMANDS = _TABLE.names
+register = _TABLE.register

@@ -117,7 +117,7 @@ def push(
 
 def _refuse_stale(project: Project, engine: Any) -> None:
     """A UsageError if the image was built from other sources than the project's now."""
-    from easy_sm.commands.build import project_build_request
+    from easy_sm.docker.build import project_build_request
     from easy_sm.docker.freshness import is_stale
 
     if is_stale(project.image, project_build_request(project), engine):

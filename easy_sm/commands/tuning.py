@@ -3,13 +3,13 @@ the same training flags as `easy_sm train`. stdout carries only each command's r
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
 from easy_sm import console
 from easy_sm.commands.cloud_common import (
+    CommandTable,
     pack_code,
     print_json,
     sagemaker_client,
@@ -169,15 +169,12 @@ def list_tuning_jobs(
         )
 
 
-_COMMANDS: dict[str, tuple[Callable[..., None], dict[str, Any]]] = {
-    "tune": (tune, {}),
-    "list-tuning-jobs": (list_tuning_jobs, {}),
-}
-COMMANDS = tuple(_COMMANDS)
-
-
-def register(app: typer.Typer, only: str | None = None) -> None:
-    """Add this module's commands (or just `only`) to the root app."""
-    for name, (function, settings) in _COMMANDS.items():
-        if only is None or name == only:
-            app.command(name, **settings)(function)
+# `easy_sm <name>` registers just its own command (see __main__.app_for).
+_TABLE = CommandTable(
+    {
+        "tune": (tune, {}),
+        "list-tuning-jobs": (list_tuning_jobs, {}),
+    }
+)
+COMMANDS = _TABLE.names
+register = _TABLE.register

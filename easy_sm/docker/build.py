@@ -13,12 +13,15 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from easy_sm.config.config import BASE_DIR_NAME, Config
 from easy_sm.docker.engine import docker_errors, translate
 from easy_sm.docker.engine_api import STREAM_SILENCE_TIMEOUT
 from easy_sm.errors import DockerError
+
+if TYPE_CHECKING:
+    from easy_sm.commands.helpers import Project
 
 DEFAULT_PLATFORM = "linux/amd64"
 # Never in the build context, whatever the project's .dockerignore says.
@@ -146,6 +149,20 @@ def build_request(
         platform=platform,
         excludes=context_excludes(project_dir, base / "local_test" / "test_dir"),
         labels={"easy_sm.app_image": config.image_name},
+    )
+
+
+def project_build_request(project: Project, *, platform: str = DEFAULT_PLATFORM) -> BuildRequest:
+    """The build of the project's image (`{image_name}:{tag}`), as `easy_sm build` makes it:
+    what `build`, the freshness check, `push`, `doctor` and the stale-image warning compare."""
+    project.require_base_dir()
+    return build_request(
+        project.config,
+        project.project_dir,
+        project.module_dir,
+        project.requirements_file,
+        project.image,
+        platform=platform,
     )
 
 

@@ -4,8 +4,7 @@ built (by its `easy_sm.source-hash` label, when this easy_sm labels its builds).
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from easy_sm.commands.helpers import Project
@@ -26,20 +25,9 @@ def local_repo_digests(image: str) -> list[str] | None:
 
 
 def sources_changed_since_build(project: Project) -> bool | None:
-    """True when the local image was built from other sources than those on disk now, None
-    when that cannot be told (no image, or no source-hash support)."""
-    try:
-        freshness: Any = importlib.import_module("easy_sm.docker.freshness")
-    except ImportError:
-        return None
-    from easy_sm.docker.build import build_request
+    """True when the local image was built from other sources than those on disk now (or
+    carries no source hash), None when there is no local image."""
+    from easy_sm.docker.build import project_build_request
+    from easy_sm.docker.freshness import is_stale
 
-    request = build_request(
-        project.config,
-        project.project_dir,
-        project.module_dir,
-        project.requirements_file,
-        project.image,
-    )
-    stale = freshness.is_stale(project.image, request)
-    return None if stale is None else bool(stale)
+    return is_stale(project.image, project_build_request(project))

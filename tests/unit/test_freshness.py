@@ -11,9 +11,8 @@ import pytest
 from typer.testing import CliRunner
 
 from easy_sm.__main__ import app
-from easy_sm.commands.build import project_build_request
 from easy_sm.commands.helpers import load_project
-from easy_sm.docker.build import BuildRequest
+from easy_sm.docker.build import BuildRequest, project_build_request
 from easy_sm.docker.containers import RunSpec, container_config, parse_gpus
 from easy_sm.docker.dockerignore import context_paths
 from easy_sm.docker.freshness import source_hash
